@@ -1,0 +1,148 @@
+"""Values that travel through the pipeline. Plain, immutable, no behaviour with side effects."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from functools import cached_property
+
+
+class Category(StrEnum):
+    BRIEF = "brief"
+    PHOTO = "photo"
+    CASE_STUDY = "case_study"
+    OTHER = "other"
+
+
+CATEGORIES: tuple[Category, ...] = tuple(Category)
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """One file carried by a mail. `filename` is decoded data, never a path."""
+
+    filename: str
+    content_type: str  # as declared by the sender, lower case ("application/octet-stream")
+    disposition: str  # "attachment" | "inline" | ""
+    content_id: str | None
+    payload: bytes
+
+    @property
+    def size(self) -> int:
+        return len(self.payload)
+
+    @cached_property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.payload).hexdigest()
+
+
+@dataclass(frozen=True)
+class Mail:
+    """A parsed message: decoded headers, bodies and attachments."""
+
+    message_id: str | None  # without angle brackets
+    subject: str
+    from_addr: str  # lower case address, "" when missing
+    from_name: str
+    to: tuple[str, ...]
+    date: datetime | None  # the Date header: only the sender's claim
+    content_type: str  # top-level, lower case ("multipart/report")
+    headers: tuple[tuple[str, str], ...]  # (lower-case name, decoded value), in order
+    text: str  # plain text body (HTML reduced to text when there is no plain part)
+    html: str
+    attachments: tuple[Attachment, ...]
+    defects: tuple[str, ...] = ()  # what the parser had to work around
+
+    def header(self, name: str) -> str | None:
+        """First value of a header, or None."""
+        name = name.lower()
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return None
+
+    def header_all(self, name: str) -> list[str]:
+        name = name.lower()
+        return [value for key, value in self.headers if key == name]
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One organisation on the roster."""
+
+    name: str
+    aliases: tuple[str, ...] = ()
+    emails: tuple[str, ...] = ()  # lower case
+    group: str = ""
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class UnitMatch:
+    unit: str | None  # unit name, None when unassigned
+    how: str  # "address" | "name" | "none"
+    matched: str = ""  # the address or text that matched
+    where: str = ""  # "from" | "subject" | "filename" | "body"
+    needs_review: bool = False
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    """What the bytes of one file say about it (never what the sender claims)."""
+
+    kind: str  # jpeg png gif bmp tiff webp heic pdf docx doc xlsx xls pptx ppt wps zip rar 7z text unknown
+    mime: str
+    is_image: bool = False
+    is_document: bool = False
+    is_archive: bool = False
+    width: int | None = None
+    height: int | None = None
+    image_error: str | None = None  # set when an image does not open
+    has_exif: bool = False
+    camera: str | None = None
+    title: str | None = None  # document title (metadata or first heading)
+    text_head: str = ""  # first characters of the document's text
+
+
+@dataclass(frozen=True)
+class Classification:
+    category: Category
+    reason: str  # e.g. "type:jpeg", "name:简报", "title:典型事例", "default"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something the sender must fix. `code` selects the text in the message catalogue."""
+
+    code: str
+    file: str | None = None
+    params: tuple[tuple[str, str | int], ...] = ()
+
+    def param(self, key: str) -> str | int | None:
+        return dict(self.params).get(key)
+
+
+@dataclass(frozen=True)
+class UnitState:
+    """What is already stored for a unit before this message."""
+
+    counts: dict[str, int] = field(default_factory=dict)  # category -> count
+    sha256s: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class ItemPlan:
+    """One attachment and what the pipeline decided about it."""
+
+    index: int  # position in Mail.attachments
+    filename: str
+    category: Category
+    reason: str
+    facts: FileFacts
+    size: int
+    sha256: str
+    counted: bool  # stored and counted for the unit
+    already_stored: bool = False  # same content already stored for this unit
+    skipped: str | None = None  # why it is not a submission (e.g. "inline-image")
