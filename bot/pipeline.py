@@ -1,0 +1,153 @@
+"""The pure steps in order: triage, identify, inspect, classify, relevance, check, decide.
+
+`analyse` needs only the mail and the campaign; `judge` also needs what is already stored for the
+unit, which the shell looks up in between. Neither touches the network, the disk or the clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from bot.check import Facts, check, counts_toward_unit
+from bot.classify import classify
+from bot.config import CampaignConfig
+from bot.facts import inspect_file
+from bot.identify import identify
+from bot.model import Attachment, Category, ItemPlan, Mail, Problem, UnitMatch, UnitState
+from bot.roster import Roster
+from bot.triage import automatic_reason
+
+# Reply kinds.
+RECEIPT = "receipt"
+PROBLEMS = "problems"
+ASK_UNIT = "ask_unit"
+NO_REPLY = "none"
+
+
+@dataclass(frozen=True)
+class Context:
+    campaign: CampaignConfig
+    roster: Roster
+    own_addresses: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Analysis:
+    mail: Mail
+    received_at: datetime
+    automatic: str | None  # why no reply is due (auto-reply, bounce, list, own-address, loop)
+    match: UnitMatch
+    items: tuple[ItemPlan, ...]
+    relevant: bool
+    relevance: str  # the signal that made it campaign mail, or why it is not
+
+
+@dataclass(frozen=True)
+class Outcome:
+    reply: str  # receipt | problems | ask_unit | none
+    status: str  # accepted | needs_attention | ignored
+    review: tuple[str, ...]  # what a person must look at
+
+
+@dataclass(frozen=True)
+class Decision:
+    analysis: Analysis
+    items: tuple[ItemPlan, ...]
+    problems: tuple[Problem, ...]
+    late: bool
+    outcome: Outcome
+
+
+def analyse(mail: Mail, received_at: datetime, ctx: Context) -> Analysis:
+    automatic = automatic_reason(mail, ctx.own_addresses)
+    match = identify(mail, ctx.roster)
+    items = tuple(plan_item(i, a, mail, ctx.campaign) for i, a in enumerate(mail.attachments))
+    relevant, why = relevance(mail, received_at, match, items, ctx.campaign)
+    return Analysis(mail, received_at, automatic, match, items, relevant, why)
+
+
+def plan_item(index: int, attachment: Attachment, mail: Mail, campaign: CampaignConfig) -> ItemPlan:
+    facts = inspect_file(attachment.payload, attachment.filename, max_image_pixels=campaign.max_image_pixels)
+    verdict = classify(attachment.filename, facts, campaign.classify)
+    return ItemPlan(
+        index=index,
+        filename=attachment.filename or default_name(index, facts.kind),
+        category=verdict.category,
+        reason=verdict.reason,
+        facts=facts,
+        size=attachment.size,
+        sha256=attachment.sha256,
+        counted=False,
+        skipped="inline-image" if is_embedded_image(attachment, mail, facts.is_image) else None,
+    )
+
+
+def default_name(index: int, kind: str) -> str:
+    return f"attachment-{index + 1}.{kind if kind != 'unknown' else 'bin'}"
+
+
+def is_embedded_image(attachment: Attachment, mail: Mail, is_image: bool) -> bool:
+    """A picture the HTML body shows by `cid:` (a signature logo, a pasted banner) is not a file
+    the unit submitted. A named photo marked `inline` (Apple Mail) is still a submission."""
+    if not is_image or attachment.disposition == "attachment" or not attachment.content_id:
+        return False
+    return f"cid:{attachment.content_id}".lower() in mail.html.lower()
+
+
+def relevance(
+    mail: Mail, received_at: datetime, match: UnitMatch, items: tuple[ItemPlan, ...], campaign: CampaignConfig
+) -> tuple[bool, str]:
+    """Campaign mail: inside the window, and from a unit, naming a unit, carrying a campaign
+    keyword in its subject, or carrying files of the kinds a submission has."""
+    if received_at < campaign.opens:
+        return False, "before-opening"
+    if received_at > campaign.closes:
+        return False, "after-closing"
+    if match.how == "address":
+        return True, "address"
+    if match.how == "name":
+        return True, "unit-name"
+    if any(word and word in mail.subject for word in campaign.keywords):
+        return True, "keyword"
+    if any(i.skipped is None and (i.facts.is_image or i.facts.is_document or i.facts.is_archive) for i in items):
+        return True, "files"
+    return False, "no-signal"
+
+
+def judge(analysis: Analysis, state: UnitState, campaign: CampaignConfig) -> Decision:
+    items = mark_already_stored(analysis.items, state)
+    facts = Facts(campaign, analysis.received_at, analysis.match, items)
+    problems = check(facts)
+    items = tuple(replace(i, counted=counts_toward_unit(i, problems)) for i in items)
+    return Decision(analysis, items, problems, facts.late, decide(analysis, items, problems))
+
+
+def mark_already_stored(items: tuple[ItemPlan, ...], state: UnitState) -> tuple[ItemPlan, ...]:
+    seen = set(state.sha256s)
+    marked: list[ItemPlan] = []
+    for item in items:
+        if item.skipped is None:
+            marked.append(replace(item, already_stored=item.sha256 in seen))
+            seen.add(item.sha256)
+        else:
+            marked.append(item)
+    return tuple(marked)
+
+
+def decide(analysis: Analysis, items: tuple[ItemPlan, ...], problems: tuple[Problem, ...]) -> Outcome:
+    """The one place that turns problems into an answer."""
+    review: list[str] = []
+    if analysis.match.unit is None:
+        review.append("unassigned")
+    elif analysis.match.needs_review:
+        review.append("unregistered-sender")
+    if any(i.category is Category.OTHER and i.skipped is None for i in items):
+        review.append("unclassified-file")
+    if analysis.automatic:
+        return Outcome(NO_REPLY, "ignored", ())
+    if analysis.match.unit is None:
+        return Outcome(ASK_UNIT, "needs_attention", tuple(review))
+    if problems:
+        return Outcome(PROBLEMS, "needs_attention", tuple(review))
+    return Outcome(RECEIPT, "accepted", tuple(review))

@@ -1,0 +1,169 @@
+"""Render outgoing mail from Jinja2 templates and the message catalogue. Pure: values in, bytes out."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from bot.config import CampaignConfig
+from bot.model import CATEGORIES, Problem
+from bot.triage import LOOP_HEADER
+
+
+@dataclass(frozen=True)
+class FileLine:
+    name: str
+    category: str
+    size: int
+
+
+@dataclass(frozen=True)
+class UnitSummary:
+    """A unit's cumulative state after this message: what every receipt reports."""
+
+    unit: str | None
+    counts: dict[str, int]
+    missing: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who the bot writes as."""
+
+    address: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    """An outgoing reply: its headers are fixed before it enters the outbox."""
+
+    to_addr: str
+    subject: str
+    message_id: str
+    raw: bytes
+
+
+def filesize(n: int | str) -> str:
+    n = int(n)
+    if n >= 1024 * 1024:
+        return f"{n / 1024 / 1024:.1f} MB"
+    if n >= 1024:
+        return f"{n / 1024:.0f} KB"
+    return f"{n} 字节"
+
+
+def local_moment(moment: datetime, campaign: CampaignConfig) -> str:
+    """The local form offices write: 12月31日18:00."""
+    local = moment.astimezone(campaign.timezone)
+    return f"{local.month}月{local.day}日{local:%H:%M}"
+
+
+class Templates:
+    """The Jinja2 environment and the message catalogue, staff overrides first."""
+
+    def __init__(self, overrides: Path | None = None) -> None:
+        builtin = Path(str(resources.files("templates")))
+        loaders = [FileSystemLoader(str(overrides))] if overrides else []
+        loaders.append(FileSystemLoader(str(builtin)))
+        self.env = Environment(
+            loader=ChoiceLoader(loaders),
+            autoescape=select_autoescape(["html"]),
+            undefined=StrictUndefined,
+            keep_trailing_newline=True,
+        )
+        catalogue_file = overrides / "messages.toml" if overrides else None
+        if catalogue_file is None or not catalogue_file.exists():
+            catalogue_file = builtin / "messages.toml"
+        self.catalogue: dict[str, dict[str, str]] = tomllib.loads(catalogue_file.read_text(encoding="utf-8"))
+        self.env.filters["filesize"] = filesize
+        self.env.filters["label"] = self.label
+
+    def label(self, category: str) -> str:
+        return self.catalogue["categories"].get(category, category)
+
+    def text(self, section: str, code: str, **params: Any) -> str:
+        source = self.catalogue.get(section, {}).get(code)
+        if source is None:
+            return code
+        return self.env.from_string(source).render(**params).strip()
+
+    def problem_text(self, problem: Problem, campaign: CampaignConfig, received_at: datetime) -> str:
+        params: dict[str, Any] = dict(problem.params)
+        params.update(
+            file=problem.file or "",
+            deadline=local_moment(campaign.deadline, campaign),
+            received=local_moment(received_at, campaign),
+        )
+        return self.text("problems", problem.code, **params)
+
+    def render(self, name: str, **context: Any) -> str:
+        return self.env.get_template(name).render(**context)
+
+
+@dataclass(frozen=True)
+class ReplyInput:
+    """Everything a reply says."""
+
+    kind: str  # receipt | problems | ask_unit
+    to_addr: str
+    to_name: str
+    original_subject: str
+    original_message_id: str | None
+    original_references: str | None
+    received: tuple[FileLine, ...]
+    problems: tuple[tuple[Problem, str], ...]  # problem and its rendered text
+    notes: tuple[str, ...]
+    summary: UnitSummary
+
+
+def render_reply(
+    templates: Templates,
+    reply: ReplyInput,
+    campaign: CampaignConfig,
+    identity: Identity,
+    message_id: str,
+    now: datetime,
+) -> Reply:
+    context = dict(
+        greeting=reply.summary.unit or reply.to_name or templates.text("words", "greeting"),
+        campaign=campaign,
+        received=reply.received,
+        problems=[{"code": p.code, "file": p.file, "text": text} for p, text in reply.problems],
+        notes=reply.notes,
+        summary=reply.summary,
+        categories=[c.value for c in CATEGORIES],
+        labels=templates.catalogue["categories"],
+        deadline=local_moment(campaign.deadline, campaign),
+        signature=identity.name,
+    )
+    original = reply.original_subject.strip() or templates.text("subjects", "default", campaign=campaign.name)
+    if original.lower().startswith(("re:", "回复：", "回复:")):
+        subject = original
+    else:
+        subject = templates.text("subjects", "reply", subject=original)
+    message = EmailMessage()
+    message["From"] = formataddr((identity.name, identity.address))
+    message["To"] = formataddr((reply.to_name, reply.to_addr)) if reply.to_name else reply.to_addr
+    message["Subject"] = subject
+    message["Date"] = format_datetime(now)
+    message["Message-ID"] = message_id
+    if reply.original_message_id:
+        parent = f"<{reply.original_message_id}>"
+        message["In-Reply-To"] = parent
+        references = (reply.original_references or "").split()
+        message["References"] = " ".join([*references[-10:], parent])
+    message["Auto-Submitted"] = "auto-replied"
+    message["X-Auto-Response-Suppress"] = "All"
+    message[LOOP_HEADER] = campaign.slug
+    message.set_content(templates.render(f"{reply.kind}.txt", **context))
+    message.add_alternative(templates.render(f"{reply.kind}.html", **context), subtype="html")
+    return Reply(reply.to_addr, subject, message_id, message.as_bytes())

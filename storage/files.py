@@ -1,0 +1,123 @@
+"""The file store: safe names, atomic writes, content-addressed raw archive, start-up sweep."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import unicodedata
+from collections.abc import Iterable
+from pathlib import Path, PurePosixPath
+
+RESERVED_WINDOWS = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
+                    *(f"LPT{i}" for i in range(1, 10))}
+FORBIDDEN = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]')
+MAX_NAME_BYTES = 180
+TMP_PREFIX = ".tmp-"
+
+
+class UnsafePathError(ValueError):
+    """A computed path would leave the data folder."""
+
+
+def safe_name(name: str, fallback: str = "file") -> str:
+    """A file name that is safe on Linux and Windows: no folders, no control characters, bounded."""
+    name = unicodedata.normalize("NFC", name or "")
+    name = re.split(r"[/\\]", name)[-1]  # last component only; folders are data, never paths
+    name = FORBIDDEN.sub("_", name)
+    name = name.strip().strip(".").strip()
+    if not name:
+        return fallback
+    stem, dot, ext = name.rpartition(".")
+    if not dot:
+        stem, ext = name, ""
+    if stem.upper() in RESERVED_WINDOWS or name.upper() in RESERVED_WINDOWS:
+        stem = "_" + stem if dot else "_" + name
+    ext = ext[:16]
+    while len(((stem + "." + ext) if ext else stem).encode("utf-8")) > MAX_NAME_BYTES:
+        stem = stem[:-1]
+    result = f"{stem}.{ext}" if ext else stem
+    return result or fallback
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def numbered(name: str, n: int) -> str:
+    """`photo.jpg`, 2 → `photo (2).jpg`."""
+    stem, dot, ext = name.rpartition(".")
+    if not dot or not stem:
+        return f"{name} ({n})"
+    return f"{stem} ({n}).{ext}"
+
+
+class FileStore:
+    """Everything under one data folder; every path it returns is relative to that folder."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.root = data_dir.resolve()
+
+    def absolute(self, relative: str) -> Path:
+        path = (self.root / relative).resolve()
+        if path != self.root and self.root not in path.parents:
+            raise UnsafePathError(f"path leaves the data folder: {relative!r}")
+        return path
+
+    def archive_raw(self, raw: bytes) -> str:
+        """Keep the raw message byte for byte under its hash; writing it twice is harmless."""
+        digest = sha256_hex(raw)
+        relative = f"raw/{digest[:2]}/{digest}.eml"
+        path = self.absolute(relative)
+        if not (path.exists() and path.stat().st_size == len(raw)):
+            self._write_atomic(path, raw)
+        return relative
+
+    def place(self, folder: Iterable[str], filename: str, payload: bytes, sha256: str) -> str:
+        """Store a file idempotently: the same content lands at the same path, never overwriting
+        a different file of the same name (that one gets ` (2)`, ` (3)` …)."""
+        parts = [safe_name(p, "_") for p in folder]
+        directory = PurePosixPath(*parts)
+        base = safe_name(filename)
+        for n in range(1, 10_000):
+            name = base if n == 1 else numbered(base, n)
+            relative = str(directory / name)
+            path = self.absolute(relative)
+            if not path.exists():
+                self._write_atomic(path, payload)
+                return relative
+            if path.stat().st_size == len(payload) and sha256_hex(path.read_bytes()) == sha256:
+                return relative
+        raise OSError(f"too many files named {base!r} in {directory}")
+
+    def sweep(self, top: str, referenced: set[str]) -> list[str]:
+        """Remove temporary files and files no row refers to under `top` (a crash leftover)."""
+        removed: list[str] = []
+        base = self.absolute(top)
+        if not base.exists():
+            return removed
+        for path in sorted(base.rglob("*")):
+            if not path.is_file():
+                continue
+            relative = str(path.relative_to(self.root).as_posix())
+            if path.name.startswith(TMP_PREFIX) or relative not in referenced:
+                path.unlink()
+                removed.append(relative)
+        for raw_tmp in (self.root / "raw").rglob(f"{TMP_PREFIX}*") if (self.root / "raw").exists() else ():
+            raw_tmp.unlink()
+            removed.append(str(raw_tmp.relative_to(self.root).as_posix()))
+        return removed
+
+    def _write_atomic(self, path: Path, data: bytes) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{TMP_PREFIX}{os.getpid()}-{path.name[:40]}")
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)

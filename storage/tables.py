@@ -1,0 +1,127 @@
+"""The database tables (SQLModel). One ledger row per message seen, claimed before any work."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, LargeBinary, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+# Ledger states: the row's progress through the pipeline.
+CLAIMED = "claimed"  # row written, work under way (a crash leaves it here; the next run resumes)
+STORED = "stored"  # files and rows committed, reply (if any) in the outbox
+FAILED = "failed"  # processing raised; kept for staff, never retried in a loop
+UNRELATED = "unrelated"  # not campaign mail: only the fact that it was seen is kept
+DUPLICATE = "duplicate"  # the same message delivered again
+
+# Dispositions shown to staff (status --json "status").
+ACCEPTED = "accepted"
+NEEDS_ATTENTION = "needs_attention"
+IGNORED = "ignored"
+
+# Outbox states.
+PENDING = "pending"
+SENT = "sent"
+SEND_FAILED = "failed"
+
+
+class MessageRow(SQLModel, table=True):
+    """The ledger: one row per message seen in a mailbox folder or imported from a file."""
+
+    __tablename__ = "message"
+    __table_args__ = (UniqueConstraint("folder", "uidvalidity", "uid", name="uq_message_source"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    folder: str  # IMAP folder, or "import:<file name>"
+    uidvalidity: int = 0
+    uid: int = 0
+    key: str = Field(index=True)  # sha256 of the Message-ID, or of the raw bytes when it has none
+    state: str = Field(index=True, default=CLAIMED)
+    attempts: int = 0
+    disposition: str | None = None  # accepted | needs_attention | ignored | duplicate
+    received_at: datetime | None = None
+    # Content facts: only for campaign mail (unrelated mail keeps none of its content).
+    message_id: str | None = None
+    from_addr: str | None = None
+    from_name: str | None = None
+    subject: str | None = None
+    raw_sha256: str | None = None
+    raw_path: str | None = None  # relative to data_dir
+    raw_size: int | None = None
+    unit: str | None = Field(default=None, index=True)
+    match_how: str | None = None
+    match_text: str | None = None
+    review: str | None = None  # comma-separated reasons a person must look at it
+    automatic: str | None = None  # why it gets no reply (auto-reply, bounce, …)
+    late: bool = False
+    reply_kind: str | None = None  # receipt | problems | ask_unit
+    duplicate_of: int | None = None
+    marked: bool = False  # flagged or moved on the server
+    error: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class ItemRow(SQLModel, table=True):
+    """One file taken from a message."""
+
+    __tablename__ = "item"
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_row_id: int = Field(foreign_key="message.id", index=True)
+    unit: str | None = Field(default=None, index=True)
+    category: str
+    filename: str  # as the sender named it
+    path: str | None = None  # stored file, relative to data_dir (None when not stored)
+    size: int
+    sha256: str = Field(index=True)
+    kind: str  # sniffed file type
+    reason: str  # why this category
+    counted: bool = True
+    already_stored: bool = False
+    late: bool = False
+    width: int | None = None
+    height: int | None = None
+    has_exif: bool = False
+    title: str | None = None
+
+
+class ProblemRow(SQLModel, table=True):
+    __tablename__ = "problem"
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_row_id: int = Field(foreign_key="message.id", index=True)
+    unit: str | None = Field(default=None, index=True)
+    code: str
+    file: str | None = None
+    text: str
+
+
+class OutboxRow(SQLModel, table=True):
+    """An outgoing mail, written in the same transaction as what it describes; sent by the flusher."""
+
+    __tablename__ = "outbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_row_id: int | None = Field(default=None, foreign_key="message.id", index=True)
+    kind: str  # receipt | problems | ask_unit | reminder | digest
+    to_addr: str
+    subject: str
+    header_message_id: str = Field(unique=True)
+    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    state: str = Field(index=True, default=PENDING)
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+    created_at: datetime | None = None
+    sent_at: datetime | None = None
+
+
+class CursorRow(SQLModel, table=True):
+    """How far a mailbox folder has been read: only UIDs above last_uid are fetched."""
+
+    __tablename__ = "cursor"
+
+    folder: str = Field(primary_key=True)
+    uidvalidity: int
+    last_uid: int = 0
