@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import binascii
 import codecs
+import functools
 import re
 
 # Labels that mean "some GB encoding": GB18030 is a superset of all of them, so GBK-only
 # characters such as 镕 and 喆 survive a gb2312 label.
 _GB_LABELS = frozenset({
     "gb2312", "gbk", "cp936", "x-gbk", "euc-cn", "x-euc-cn", "gb_2312-80", "gb_2312", "gb-2312",
-    "csgb2312", "cn-gb", "chinese", "ms936", "windows-936", "gb18030", "gb-18030", "hz-gb-2312",
+    "csgb2312", "cn-gb", "chinese", "ms936", "windows-936", "gb18030", "gb-18030",
 })
 _ALIASES = {
     "big5": "big5hkscs", "big5-hkscs": "big5hkscs", "x-big5": "big5hkscs", "cn-big5": "big5hkscs",
@@ -23,7 +24,10 @@ _ALIASES = {
     "ks_c_5601-1987": "cp949", "euc-kr": "cp949", "ks_c_5601": "cp949",
     "shift_jis": "cp932", "shift-jis": "cp932", "sjis": "cp932", "x-sjis": "cp932",
     "iso-8859-1": "cp1252", "latin1": "cp1252", "latin-1": "cp1252", "iso8859-1": "cp1252",
+    "x-mac-roman": "mac-roman", "macintosh": "mac-roman",
 }
+# Codecs worth trying after a declared one fails, before the generic fallbacks.
+_NEIGHBOURS = {"big5hkscs": ("cp950",), "iso2022_jp": ("iso2022_jp_2", "iso2022_jp_ext")}
 # Labels that carry no information about 8-bit bytes.
 _UNDECLARED = frozenset({
     "", "none", "unknown-8bit", "x-unknown", "unknown", "us-ascii", "ascii", "default", "x-user-defined",
@@ -54,7 +58,9 @@ def normalize_charset(name: str | bytes | None) -> str:
 def decode_bytes(data: bytes, charset: str | None) -> str:
     """Decode text bytes with the declared charset, falling back to UTF-8, GB18030, then leniently."""
     codec = normalize_charset(charset)
-    candidates = [codec] if codec else []
+    candidates = [codec, *_NEIGHBOURS.get(codec, ())] if codec else []
+    if codec and _single_byte(codec) and not data.isascii():
+        candidates.insert(0, "utf-8")  # UTF-8 sent under a legacy label; legacy text is almost never valid UTF-8
     candidates += [c for c in _FALLBACKS if c not in candidates]
     for candidate in candidates:
         try:
@@ -64,6 +70,11 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
     if codec == "cp1252":
         return _clean(data.decode("latin-1"))
     return _clean(data.decode(codec or "utf-8", "replace"))
+
+
+@functools.lru_cache(maxsize=64)
+def _single_byte(codec: str) -> bool:
+    return len(bytes(range(0x80, 0x100)).decode(codec, "replace")) == 0x80
 
 
 def _clean(text: str) -> str:
@@ -89,7 +100,7 @@ def decode_undeclared(data: bytes) -> str:
 
 
 _ENCODED_WORD = re.compile(rb"=\?([^?\s]+)\?([bBqQ])\?([^?]*)\?=")
-_FOLD = re.compile(rb"\r?\n(?=[ \t])|\r(?=[ \t])")
+_FOLD = re.compile(rb"(?:[ \t]*\r?\n)+[ \t]+")
 
 
 def decode_header(value: str | bytes) -> str:
@@ -98,7 +109,7 @@ def decode_header(value: str | bytes) -> str:
     Adjacent encoded words of one charset are joined as bytes before decoding, so a multibyte
     character split between two words survives. Whitespace between encoded words is dropped.
     """
-    data = _FOLD.sub(b"", header_bytes(value))
+    data = _FOLD.sub(b" ", header_bytes(value))
     pieces: list[tuple[str | None, bytes]] = []  # (charset, bytes); None for literal text
     position = 0
     for match in _ENCODED_WORD.finditer(data):

@@ -26,7 +26,7 @@ _SPACES = re.compile(r"\s+")
 
 
 def inspect_file(payload: bytes, filename: str, *, max_image_pixels: int) -> FileFacts:
-    """Facts from the bytes; `filename` is not trusted for the type and only kept for symmetry with callers."""
+    """Facts from the bytes alone; `filename` is never trusted for the type (kept for log context)."""
     kind, mime = sniff(payload)
     facts = FileFacts(
         kind=kind,
@@ -137,7 +137,7 @@ def _docx_text(payload: bytes) -> tuple[str | None, str]:
             length += len(text) + 1
             if length > TEXT_HEAD_CHARS:
                 break
-    title = document.core_properties.title or (paragraphs[0] if paragraphs else None)
+    title = _clean_title(document.core_properties.title) or (paragraphs[0] if paragraphs else None)
     return title, "\n".join(paragraphs)
 
 
@@ -158,6 +158,8 @@ def _pdf_text(payload: bytes) -> tuple[str | None, str]:
 
 def _plain_text(payload: bytes) -> tuple[str | None, str]:
     head = payload[: TEXT_HEAD_CHARS * 4]
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return None, head.decode("utf-16", "replace")
     try:  # not final: a character cut at the end of the head is dropped, not an error
         return None, codecs.getincrementaldecoder("utf-8-sig")().decode(head)
     except UnicodeDecodeError:

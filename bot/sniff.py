@@ -66,9 +66,10 @@ _OLE_STREAMS = (
 
 _HEAD = 65536  # how much of the file the text checks look at
 _EML_HEADERS = frozenset(
-    {b"from", b"to", b"subject", b"date", b"message-id", b"mime-version", b"received", b"return-path"}
+    {b"from", b"to", b"cc", b"subject", b"date", b"message-id", b"mime-version", b"content-type", b"received"}
+    | {b"return-path", b"delivered-to", b"reply-to"}
 )
-_HEADER_LINE = re.compile(rb"([A-Za-z][A-Za-z0-9-]*):[ \t]")
+_HEADER_LINE = re.compile(rb"([!-9;-~]+):")
 _CONTROL = re.compile(rb"[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f\x7f]")  # allows \t \n \f \r and ESC
 _HTML_START = re.compile(
     rb"\s*(<!--.*?-->\s*)*<(!doctype\s+html|html|head|body)[\s>]", re.IGNORECASE | re.DOTALL
@@ -172,14 +173,16 @@ def _has_ole_entry(b: bytes, name: str) -> bool:
 
 def _text_kind(b: bytes) -> str:
     head = b[:_HEAD]
-    if not head or _CONTROL.search(head) or not _decodes(head):
-        return "unknown"
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "text"  # UTF-16 with a byte order mark, as Notepad saves "Unicode"
     head = head.removeprefix(b"\xef\xbb\xbf")
     if _HTML_START.match(head):
         return "html"
     if _looks_like_mail(head):
         return "eml"
-    return "text"
+    if head and not _CONTROL.search(head) and _decodes(head):
+        return "text"
+    return "unknown"
 
 
 def _decodes(head: bytes) -> bool:
@@ -194,14 +197,13 @@ def _decodes(head: bytes) -> bool:
 
 
 def _looks_like_mail(head: bytes) -> bool:
-    """Starts with a header block holding at least two of the usual mail headers."""
+    """A header block (a few broken lines allowed) naming two usual mail headers, or a MIME type."""
     block = re.split(rb"\r?\n\r?\n", head, maxsplit=1)[0]
-    names = set()
-    for line in block.splitlines():
-        if line[:1] in (b" ", b"\t"):  # folded continuation
-            continue
-        match = _HEADER_LINE.match(line)
-        if not match:
-            return False
-        names.add(match.group(1).lower())
-    return len(names & _EML_HEADERS) >= 2
+    if block.startswith(b"From "):  # mbox separator line
+        block = block.partition(b"\n")[2]
+    lines = [line for line in block.splitlines() if line[:1] not in (b" ", b"\t")]  # skip folded lines
+    if not lines or not _HEADER_LINE.match(lines[0]) or _CONTROL.search(block):
+        return False
+    names = [match.group(1).lower() for match in map(_HEADER_LINE.match, lines) if match]
+    known = set(names) & _EML_HEADERS
+    return len(names) >= 0.8 * len(lines) and (len(known) >= 2 or b"content-type" in known)

@@ -1,0 +1,67 @@
+"""The one wiring place: config in, the application's parts out. Nothing here runs at import time."""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy.engine import Engine
+
+from bot.config import Config
+from bot.intake import Intake
+from bot.mailbox import ImapMailbox
+from bot.mailer import SmtpMailer
+from bot.pipeline import Context
+from bot.render import Identity, Templates
+from bot.roster import Roster, load_roster
+from storage.db import make_engine
+from storage.files import FileStore
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class App:
+    config: Config
+    roster: Roster
+    engine: Engine
+    store: FileStore
+    templates: Templates
+    identity: Identity
+    intake: Intake
+
+    def mailbox(self) -> ImapMailbox:
+        if self.config.imap is None:
+            raise SystemExit("config has no [imap] section")
+        return ImapMailbox(self.config.imap, ssl_context())
+
+    def mailer(self) -> SmtpMailer:
+        if self.config.smtp is None:
+            raise SystemExit("config has no [smtp] section")
+        return SmtpMailer(self.config.smtp, ssl_context())
+
+
+def ssl_context() -> ssl.SSLContext:
+    return ssl.create_default_context()
+
+
+def identity_of(config: Config) -> Identity:
+    if config.smtp is not None:
+        return Identity(config.smtp.from_address, config.smtp.from_name)
+    address = config.imap.username if config.imap is not None else "intake@localhost"
+    return Identity(address, config.campaign.name)
+
+
+def build(config: Config, roster: Roster | None = None) -> App:
+    roster = roster if roster is not None else load_roster(config.units_file)
+    identity = identity_of(config)
+    own = tuple(sorted({identity.address, *((config.imap.username,) if config.imap else ())} - {""}))
+    engine = make_engine(config.storage.database_url)
+    store = FileStore(config.storage.data_dir)
+    templates = Templates(config.templates_dir)
+    ctx = Context(config.campaign, roster, tuple(a.lower() for a in own))
+    intake = Intake(ctx, engine, store, templates, identity)
+    return App(config, roster, engine, store, templates, identity, intake)

@@ -1,0 +1,269 @@
+"""The `intake` command. Staff-facing words come from the message catalogue."""
+
+from __future__ import annotations
+
+import json
+import logging
+import mailbox as mbox
+import sys
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from bot.bootstrap import App, build, system_clock
+from bot.config import Config, ConfigError, load_config
+from bot.cycle import flush, poll_and_flush
+from bot.intake import Source
+from bot.model import CATEGORIES
+from bot.outbox import FlushReport
+from bot.pipeline import Context
+from bot.preview import preview
+from bot.render import Templates
+from bot.roster import RosterError, load_roster
+from bot.status import status_report
+from storage.files import sha256_hex
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Email intake bot for report campaigns.")
+console = Console()
+
+
+class State:
+    config_path: Path = Path("config.toml")
+    now: datetime | None = None
+
+    def clock(self) -> datetime:
+        return self.now or system_clock()
+
+
+state = State()
+
+
+@app.callback()
+def main_options(
+    config: Annotated[Path, typer.Option("--config", "-c", help="TOML config file")] = Path("config.toml"),
+    now: Annotated[str | None, typer.Option(help="Pretend the time is this ISO moment", hidden=True)] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    state.config_path = config
+    state.now = parse_moment(now) if now else None
+
+
+def parse_moment(value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise typer.BadParameter(f"not an ISO date-time: {value!r}") from exc
+    if moment.tzinfo is None:
+        raise typer.BadParameter(f"give a time zone offset, e.g. {value}+08:00")
+    return moment
+
+
+def words(templates: Templates, code: str, **params: Any) -> str:
+    return templates.text("cli", code, **params)
+
+
+def load(config_path: Path | None = None) -> Config:
+    try:
+        return load_config(config_path or state.config_path)
+    except ConfigError as exc:
+        console.print(words(Templates(), "config_error", error=str(exc)), style="red")
+        raise typer.Exit(2) from exc
+
+
+def open_app(config: Config | None = None) -> App:
+    config = config or load()
+    try:
+        return build(config)
+    except RosterError as exc:
+        console.print(words(Templates(config.templates_dir), "roster_error", error=str(exc)), style="red")
+        raise typer.Exit(2) from exc
+    except OSError as exc:
+        console.print(words(Templates(config.templates_dir), "roster_error", error=str(exc)), style="red")
+        raise typer.Exit(2) from exc
+
+
+@app.command()
+def run() -> None:
+    """The scheduled worker: poll every poll_interval_seconds and flush the outbox, until stopped."""
+    from bot.scheduler import run_worker
+
+    application = open_app()
+    tx = application.templates
+
+    def started() -> None:
+        console.print(words(tx, "run_started", seconds=application.config.poll_interval_seconds))
+
+    run_worker(application, state.clock, started)
+    console.print(words(tx, "run_stopped"))
+
+
+@app.command()
+def poll(once: Annotated[bool, typer.Option("--once", help="One cycle, then exit")] = False) -> None:
+    """Fetch new mail, process it and send pending replies."""
+    if not once:
+        run()
+        return
+    application = open_app()
+    report = poll_and_flush(application, state.clock)
+    p = report.poll
+    console.print(words(
+        application.templates, "poll_done",
+        fetched=p.fetched if p else 0, stored=p.count("stored") if p else 0,
+        duplicate=p.count("duplicate") if p else 0, unrelated=p.count("unrelated") if p else 0,
+        failed=p.count("failed") if p else 0, **flush_words(report.flush),
+    ))
+    if report.error:
+        console.print(words(application.templates, "mailbox_error", error=report.error), style="red")
+        raise typer.Exit(1)
+
+
+def flush_words(report: FlushReport) -> dict[str, int]:
+    return {"sent": report.sent, "deferred": report.deferred, "send_failed": report.failed}
+
+
+def read_messages(path: Path) -> Iterator[tuple[str, bytes]]:
+    """The messages in an .eml file or an mbox file, as raw bytes."""
+    data = path.read_bytes()
+    if path.suffix.lower() == ".mbox" or data.startswith(b"From "):
+        box = mbox.mbox(str(path), create=False)
+        try:
+            for index, key in enumerate(box.keys()):
+                yield f"{path.name}#{index + 1}", box.get_bytes(key)
+        finally:
+            box.close()
+    else:
+        yield path.name, data
+
+
+@app.command("import")
+def import_(
+    files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, readable=True)],
+    received_at: Annotated[str | None, typer.Option(help="Receive time for every message (ISO)")] = None,
+    send: Annotated[bool, typer.Option(help="Send the replies now (when [smtp] is set)")] = True,
+) -> None:
+    """Process .eml or .mbox files exported from a mail client, through the same pipeline."""
+    application = open_app()
+    fixed = parse_moment(received_at) if received_at else None
+    results = import_messages(application, files, fixed, state.clock)
+    counts = {k: sum(1 for r in results if r == k) for k in ("stored", "duplicate", "unrelated", "failed")}
+    console.print(words(application.templates, "import_done", count=len(results), **counts))
+    if send:
+        report = flush(application, state.clock)
+        if report.sent or report.deferred or report.failed:
+            console.print(words(application.templates, "poll_done", fetched=0, stored=0, duplicate=0,
+                                unrelated=0, failed=0, **flush_words(report)))
+
+
+def import_messages(application: App, files: list[Path], fixed: datetime | None,
+                    clock: Callable[[], datetime]) -> list[str]:
+    from bot.parse import parse_mail
+
+    states: list[str] = []
+    for path in files:
+        for _label, raw in read_messages(path):
+            when = fixed or parse_mail(raw).date or clock()
+            source = Source(f"import:{sha256_hex(raw)[:32]}", 0, 0)
+            states.append(application.intake.process(raw, when, source, clock()).state)
+    return states
+
+
+@app.command()
+def inspect(
+    files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, readable=True)],
+    as_json: Annotated[bool, typer.Option("--json", help="A JSON array, one object per file")] = False,
+    received_at: Annotated[str | None, typer.Option(help="Receive time (ISO); default: the Date header")] = None,
+) -> None:
+    """Show what the bot would decide for each message, storing and sending nothing."""
+    config = load()
+    try:
+        roster = load_roster(config.units_file)
+    except (RosterError, OSError) as exc:
+        console.print(words(Templates(config.templates_dir), "roster_error", error=str(exc)), style="red")
+        raise typer.Exit(2) from exc
+    templates = Templates(config.templates_dir)
+    from bot.bootstrap import identity_of
+
+    ctx = Context(config.campaign, roster, (identity_of(config).address,))
+    fixed = parse_moment(received_at) if received_at else None
+    out: list[dict[str, Any]] = []
+    for path in files:
+        try:
+            for label, raw in read_messages(path):
+                entry = {"file": label if label != path.name else str(path)}
+                entry.update(preview(raw, fixed, state.clock(), ctx, templates))
+                out.append(entry)
+        except Exception as exc:  # a message it cannot read still gets an object, never a traceback
+            out.append({"file": str(path), "ok": False, "error": f"{type(exc).__name__}: {exc}",
+                        "would_reply": False})
+    if as_json:
+        sys.stdout.write(json.dumps(out, ensure_ascii=False, indent=2) + "\n")
+        return
+    for entry in out:
+        console.print_json(json.dumps(entry, ensure_ascii=False))
+
+
+@app.command()
+def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Each unit's state; with --json, the full report."""
+    application = open_app()
+    report = status_report(application.engine, application.roster, application.config.campaign)
+    if as_json:
+        sys.stdout.write(json.dumps(report, ensure_ascii=False, indent=2) + "\n")
+        return
+    print_status(report, application.templates)
+
+
+def print_status(report: dict[str, Any], tx: Templates) -> None:
+    c = report["campaign"]
+    table = Table(title=words(tx, "table_title", campaign=c["name"], complete=c["units_complete"],
+                              required=c["units_required"]))
+    for column in (words(tx, "unit"), words(tx, "group"), words(tx, "required")):
+        table.add_column(column)
+    for category in CATEGORIES:
+        table.add_column(tx.label(category.value), justify="right")
+    table.add_column(words(tx, "missing"))
+    table.add_column(words(tx, "late"))
+    for unit in report["units"]:
+        style = "green" if unit["complete"] and unit["required"] else ("red" if unit["required"] else "dim")
+        missing = "、".join(tx.label(m) for m in unit["missing"]) or words(tx, "complete")
+        table.add_row(
+            unit["name"], unit["group"], words(tx, "yes" if unit["required"] else "no"),
+            *(str(unit["counts"][cat.value]) for cat in CATEGORIES),
+            missing, words(tx, "yes") if unit["late"] else "", style=style,
+        )
+    console.print(table)
+    attention = sum(1 for m in report["messages"] if m["status"] == "needs_attention")
+    console.print(words(tx, "messages_line", messages=c["messages"], attention=attention,
+                        unrelated=c["unrelated_seen"]))
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="Folder for the demo's data (wiped first)")] = Path("demo-output"),
+) -> None:
+    """Run the real pipeline over the sample mail shipped with the project; no server needed."""
+    from bot.demo import run_demo
+
+    application, replies = run_demo(out)
+    report = status_report(application.engine, application.roster, application.config.campaign)
+    print_status(report, application.templates)
+    data_dir = application.config.storage.data_dir
+    console.print(words(
+        application.templates, "demo_done", data_dir=data_dir, raw=data_dir / "raw",
+        files=data_dir / application.config.campaign.slug, outbox=replies, db=data_dir / "intake.db",
+    ))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

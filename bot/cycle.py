@@ -1,0 +1,44 @@
+"""One work cycle, shared by `poll --once` and the scheduler: poll the mailbox, then flush the outbox."""
+
+from __future__ import annotations
+
+import imaplib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.bootstrap import App
+from bot.mailbox import MailboxError
+from bot.outbox import FlushReport, flush_outbox
+from bot.poll import PollReport, poll_once
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CycleReport:
+    poll: PollReport | None
+    flush: FlushReport
+    error: str | None = None
+
+
+def flush(app: App, clock: Callable[[], datetime]) -> FlushReport:
+    if app.config.smtp is None:
+        return FlushReport()
+    return flush_outbox(app.engine, app.mailer(), app.identity.address, clock())
+
+
+def poll_and_flush(app: App, clock: Callable[[], datetime]) -> CycleReport:
+    poll_report: PollReport | None = None
+    error: str | None = None
+    try:
+        with app.mailbox() as box:
+            poll_report = poll_once(box, app.intake, app.engine, clock)
+    except MailboxError as exc:
+        error = str(exc)
+        log.error("%s", exc)
+    except (OSError, TimeoutError, imaplib.IMAP4.error) as exc:
+        error = f"IMAP connection to {app.config.imap.host if app.config.imap else '?'} lost: {exc}"
+        log.error("%s", error)
+    return CycleReport(poll_report, flush(app, clock), error)

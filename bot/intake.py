@@ -1,0 +1,301 @@
+"""The imperative shell around one message: claim, archive, run the pure steps, store, queue the reply.
+
+Order (each line survives a kill before the next):
+  claim the ledger row → archive the raw bytes → write files idempotently →
+  one transaction (items, problems, outbox row, ledger state, mailbox cursor) → caller marks on server.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import traceback
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, func, select
+
+from bot.model import CATEGORIES, ItemPlan, Mail, UnitState
+from bot.parse import parse_mail
+from bot.pipeline import NO_REPLY, Analysis, Context, Decision, analyse, judge
+from bot.render import FileLine, Identity, ReplyInput, Templates, UnitSummary, local_moment, render_reply
+from storage import tables as t
+from storage.db import session
+from storage.files import FileStore, safe_name
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5  # a message that kills the process this often is marked failed, not retried forever
+UNASSIGNED_FOLDER = "_unassigned"
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a message came from: an IMAP folder position, or an imported file (uid None)."""
+
+    folder: str
+    uidvalidity: int = 0
+    uid: int | None = None
+
+
+@dataclass(frozen=True)
+class Result:
+    row_id: int
+    state: str  # stored | unrelated | duplicate | failed
+    campaign: bool  # campaign mail: mark it on the server
+    reply_kind: str | None = None
+
+
+def message_key(mail: Mail, raw: bytes) -> str:
+    """The second key of the ledger: the Message-ID, or the raw bytes when there is none."""
+    if mail.message_id:
+        return hashlib.sha256(b"mid:" + mail.message_id.strip().lower().encode("utf-8", "replace")).hexdigest()
+    return hashlib.sha256(raw).hexdigest()
+
+
+class Intake:
+    def __init__(
+        self, ctx: Context, engine: Engine, store: FileStore, templates: Templates, identity: Identity
+    ) -> None:
+        self.ctx = ctx
+        self.engine = engine
+        self.store = store
+        self.templates = templates
+        self.identity = identity
+
+    @property
+    def campaign_top(self) -> str:
+        return safe_name(self.ctx.campaign.slug)
+
+    def process(self, raw: bytes, received_at: datetime, source: Source, now: datetime) -> Result:
+        mail = parse_mail(raw)
+        analysis = analyse(mail, received_at, self.ctx)
+        key = message_key(mail, raw)
+        with session(self.engine) as s:
+            row = self._find(s, source)
+            if row is not None and row.state != t.CLAIMED:
+                return Result(row.id or 0, row.state, row.state != t.UNRELATED, row.reply_kind)
+            if not analysis.relevant:
+                return self._record_unrelated(s, source, key, received_at, now)
+            if row is None:
+                original = self._campaign_row_with_key(s, key)
+                if original is not None:
+                    return self._record_duplicate(s, source, key, analysis, raw, original, now)
+                row = self._claim(s, source, key, analysis, now)
+            else:
+                row.attempts += 1
+                if row.attempts > MAX_ATTEMPTS:
+                    return self._fail(s, row, f"gave up after {MAX_ATTEMPTS} interrupted attempts", now)
+                s.add(row)
+                s.commit()
+            try:
+                return self._store(s, row, raw, analysis, now)
+            except Exception:
+                s.rollback()
+                log.exception("message %s (%s uid %s) failed", row.id, source.folder, source.uid)
+                return self._fail(s, row, traceback.format_exc(), now)
+
+    # ledger ---------------------------------------------------------------------------------
+
+    def _find(self, s: Session, source: Source) -> t.MessageRow | None:
+        if source.uid is None:
+            return None
+        return s.exec(
+            select(t.MessageRow).where(
+                t.MessageRow.folder == source.folder,
+                t.MessageRow.uidvalidity == source.uidvalidity,
+                t.MessageRow.uid == source.uid,
+            )
+        ).first()
+
+    def _campaign_row_with_key(self, s: Session, key: str) -> t.MessageRow | None:
+        return s.exec(
+            select(t.MessageRow)
+            .where(t.MessageRow.key == key, t.MessageRow.state.in_([t.CLAIMED, t.STORED, t.FAILED]))
+            .order_by(t.MessageRow.id)
+        ).first()
+
+    def _new_row(self, source: Source, key: str, state: str, now: datetime) -> t.MessageRow:
+        return t.MessageRow(
+            folder=source.folder, uidvalidity=source.uidvalidity, uid=source.uid,
+            key=key, state=state, created_at=now, updated_at=now,
+        )
+
+    def _describe(self, row: t.MessageRow, analysis: Analysis) -> None:
+        mail = analysis.mail
+        row.message_id = mail.message_id
+        row.from_addr = mail.from_addr
+        row.from_name = mail.from_name
+        row.subject = mail.subject
+        row.received_at = analysis.received_at
+        row.unit = analysis.match.unit
+        row.match_how = analysis.match.how
+        row.match_text = analysis.match.matched
+        row.automatic = analysis.automatic
+
+    def _record_unrelated(
+        self, s: Session, source: Source, key: str, received_at: datetime, now: datetime
+    ) -> Result:
+        """Not campaign mail: keep only the fact that it was seen, nothing of its content."""
+        row = self._new_row(source, key, t.UNRELATED, now)
+        s.add(row)
+        s.commit()
+        return Result(row.id or 0, t.UNRELATED, False)
+
+    def _record_duplicate(
+        self, s: Session, source: Source, key: str, analysis: Analysis, raw: bytes,
+        original: t.MessageRow, now: datetime,
+    ) -> Result:
+        row = self._new_row(source, key, t.DUPLICATE, now)
+        self._describe(row, analysis)
+        row.disposition = "duplicate"
+        row.duplicate_of = original.id
+        s.add(row)
+        s.commit()
+        row.raw_path = self.store.archive_raw(raw)
+        row.raw_sha256 = hashlib.sha256(raw).hexdigest()
+        row.raw_size = len(raw)
+        s.add(row)
+        s.commit()
+        return Result(row.id or 0, t.DUPLICATE, True)
+
+    def _claim(self, s: Session, source: Source, key: str, analysis: Analysis, now: datetime) -> t.MessageRow:
+        row = self._new_row(source, key, t.CLAIMED, now)
+        self._describe(row, analysis)
+        row.attempts = 1
+        s.add(row)
+        s.commit()
+        return row
+
+    def _fail(self, s: Session, row: t.MessageRow, error: str, now: datetime) -> Result:
+        row.state = t.FAILED
+        row.disposition = t.NEEDS_ATTENTION
+        row.review = "failed"
+        row.error = error
+        row.updated_at = now
+        s.add(row)
+        s.commit()
+        return Result(row.id or 0, t.FAILED, True)
+
+    # storing --------------------------------------------------------------------------------
+
+    def unit_state(self, s: Session, unit: str | None) -> UnitState:
+        if unit is None:
+            return UnitState()
+        rows = s.exec(select(t.ItemRow.category, t.ItemRow.sha256, t.ItemRow.counted)
+                      .where(t.ItemRow.unit == unit, t.ItemRow.path.is_not(None))).all()
+        counts: dict[str, int] = {}
+        for category, _sha, counted in rows:
+            if counted:
+                counts[category] = counts.get(category, 0) + 1
+        return UnitState(counts=counts, sha256s=frozenset(sha for _c, sha, _k in rows))
+
+    def _store(self, s: Session, row: t.MessageRow, raw: bytes, analysis: Analysis, now: datetime) -> Result:
+        row.raw_path = self.store.archive_raw(raw)
+        row.raw_sha256 = hashlib.sha256(raw).hexdigest()
+        row.raw_size = len(raw)
+        decision = judge(analysis, self.unit_state(s, analysis.match.unit), self.ctx.campaign)
+        placed = self._place_files(decision)
+        # One transaction from here: items, problems, reply, ledger state.
+        for item in decision.items:
+            if item.skipped is None:
+                s.add(self._item_row(row, decision, item, placed.get(item.index)))
+        texts = [self.templates.problem_text(p, self.ctx.campaign, analysis.received_at) for p in decision.problems]
+        for problem, text in zip(decision.problems, texts, strict=True):
+            s.add(t.ProblemRow(message_row_id=row.id or 0, unit=analysis.match.unit, code=problem.code,
+                               file=problem.file, text=text))
+        row.state = t.STORED
+        row.disposition = decision.outcome.status
+        row.review = ",".join(decision.outcome.review) or None
+        row.late = decision.late
+        row.updated_at = now
+        row.error = None
+        if decision.outcome.reply != NO_REPLY and analysis.mail.from_addr:
+            s.flush()
+            self._queue_reply(s, row, decision, placed, texts, now)
+        s.add(row)
+        s.commit()
+        return Result(row.id or 0, t.STORED, True, row.reply_kind)
+
+    def _place_files(self, decision: Decision) -> dict[int, str]:
+        """Write every file of the message, idempotently; a late-rejected message keeps only its raw."""
+        if any(p.code == "late_rejected" for p in decision.problems):
+            return {}
+        unit = decision.analysis.match.unit
+        folder_unit = unit if unit is not None else UNASSIGNED_FOLDER
+        attachments = decision.analysis.mail.attachments
+        placed: dict[int, str] = {}
+        for item in decision.items:
+            if item.skipped is None and not item.already_stored:
+                folder = (self.campaign_top, folder_unit, item.category.value)
+                placed[item.index] = self.store.place(
+                    folder, item.filename, attachments[item.index].payload, item.sha256
+                )
+        return placed
+
+    def _item_row(self, row: t.MessageRow, decision: Decision, item: ItemPlan, path: str | None) -> t.ItemRow:
+        f = item.facts
+        return t.ItemRow(
+            message_row_id=row.id or 0, unit=decision.analysis.match.unit, category=item.category.value,
+            filename=item.filename, path=path, size=item.size, sha256=item.sha256, kind=f.kind,
+            reason=item.reason, counted=item.counted and path is not None, already_stored=item.already_stored,
+            late=decision.late, width=f.width, height=f.height, has_exif=f.has_exif, title=f.title,
+        )
+
+    def summary(self, s: Session, unit: str | None) -> UnitSummary:
+        if unit is None:
+            return UnitSummary(None, {}, ())
+        rows = s.exec(
+            select(t.ItemRow.category, func.count())
+            .where(t.ItemRow.unit == unit, t.ItemRow.counted)
+            .group_by(t.ItemRow.category)
+        ).all()
+        counts = {category: n for category, n in rows}
+        roster_unit = self.ctx.roster.by_name(unit)
+        required = roster_unit.required if roster_unit else True
+        missing = tuple(c for c in self.ctx.campaign.required if required and not counts.get(c))
+        return UnitSummary(unit, {c.value: counts.get(c.value, 0) for c in CATEGORIES}, missing)
+
+    def _queue_reply(
+        self, s: Session, row: t.MessageRow, decision: Decision, placed: dict[int, str],
+        texts: list[str], now: datetime,
+    ) -> None:
+        analysis = decision.analysis
+        mail = analysis.mail
+        received = tuple(
+            FileLine(i.filename, i.category.value, i.size) for i in decision.items if i.counted and i.index in placed
+        )
+        notes = self._notes(decision, placed)
+        reply_input = ReplyInput(
+            kind=decision.outcome.reply, to_addr=mail.from_addr, to_name=mail.from_name,
+            original_subject=mail.subject, original_message_id=mail.message_id,
+            original_references=mail.header("references"), received=received,
+            problems=tuple(zip(decision.problems, texts, strict=True)), notes=notes,
+            summary=self.summary(s, analysis.match.unit),
+        )
+        domain = self.identity.address.rpartition("@")[2] or "localhost"
+        message_id = f"<intake.{self.ctx.campaign.slug}.{row.id}.{decision.outcome.reply}@{domain}>"
+        reply = render_reply(self.templates, reply_input, self.ctx.campaign, self.identity, message_id, now)
+        s.add(t.OutboxRow(
+            message_row_id=row.id, kind=decision.outcome.reply, to_addr=reply.to_addr, subject=reply.subject,
+            header_message_id=message_id, raw=reply.raw, state=t.PENDING, next_attempt_at=now, created_at=now,
+        ))
+        row.reply_kind = decision.outcome.reply
+
+    def _notes(self, decision: Decision, placed: dict[int, str]) -> tuple[str, ...]:
+        campaign = self.ctx.campaign
+        notes: list[str] = []
+        tx = self.templates
+        if decision.late and not any(p.code == "late_rejected" for p in decision.problems):
+            notes.append(tx.text("notes", "late", received=local_moment(decision.analysis.received_at, campaign),
+                                 deadline=local_moment(campaign.deadline, campaign)))
+        for item in decision.items:
+            if item.skipped is None and item.already_stored:
+                notes.append(tx.text("notes", "already_stored", file=item.filename))
+            stored = placed.get(item.index)
+            if stored is not None:
+                stored_name = stored.rsplit("/", 1)[-1]
+                if safe_name(item.filename) != item.filename:
+                    notes.append(tx.text("notes", "renamed", original=item.filename, stored=stored_name))
+        return tuple(notes)

@@ -1,0 +1,48 @@
+"""`intake inspect`: what the bot would decide for a message, storing and sending nothing."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bot.model import UnitState
+from bot.parse import parse_mail
+from bot.pipeline import NO_REPLY, Context, analyse, judge
+from bot.render import Templates
+
+
+def preview(raw: bytes, received_at: datetime | None, fallback_time: datetime, ctx: Context,
+            templates: Templates) -> dict[str, Any]:
+    mail = parse_mail(raw)
+    when = received_at or mail.date or fallback_time
+    analysis = analyse(mail, when, ctx)
+    decision = judge(analysis, UnitState(), ctx.campaign)
+    would_reply = analysis.relevant and decision.outcome.reply != NO_REPLY and bool(mail.from_addr)
+    return {
+        "ok": True,
+        "message_id": mail.message_id,
+        "from": mail.from_addr,
+        "subject": mail.subject,
+        "received_at": when.isoformat(),
+        "campaign_mail": analysis.relevant,
+        "relevance": analysis.relevance,
+        "automatic": analysis.automatic,
+        "unit": analysis.match.unit,
+        "match": {"how": analysis.match.how, "matched": analysis.match.matched, "where": analysis.match.where,
+                  "needs_review": analysis.match.needs_review},
+        "late": decision.late,
+        "attachments": [
+            {"name": i.filename, "category": i.category.value, "reason": i.reason, "kind": i.facts.kind,
+             "bytes": i.size, "sha256": i.sha256, "counted": i.counted, "skipped": i.skipped}
+            for i in decision.items
+        ],
+        "problems": [
+            {"code": p.code, "file": p.file, "text": templates.problem_text(p, ctx.campaign, when)}
+            for p in decision.problems
+        ] if analysis.relevant else [],
+        "reply": decision.outcome.reply if would_reply else NO_REPLY,
+        "status": decision.outcome.status if analysis.relevant else "unrelated",
+        "review": list(decision.outcome.review) if analysis.relevant else [],
+        "would_reply": would_reply,
+        "defects": list(mail.defects),
+    }

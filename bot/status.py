@@ -1,0 +1,92 @@
+"""The status report: every unit's state and every campaign message, as one JSON-ready value."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from bot.config import CampaignConfig
+from bot.model import CATEGORIES
+from bot.roster import Roster
+from storage import tables as t
+from storage.db import session
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def status_report(engine: Engine, roster: Roster, campaign: CampaignConfig) -> dict[str, Any]:
+    with session(engine) as s:
+        messages = s.exec(
+            select(t.MessageRow).where(t.MessageRow.state != t.UNRELATED).order_by(t.MessageRow.id)
+        ).all()
+        items = s.exec(select(t.ItemRow).order_by(t.ItemRow.id)).all()
+        problems = s.exec(select(t.ProblemRow).order_by(t.ProblemRow.id)).all()
+        sent = set(s.exec(select(t.OutboxRow.message_row_id).where(t.OutboxRow.state == t.SENT)).all())
+        unrelated = len(s.exec(select(t.MessageRow.id).where(t.MessageRow.state == t.UNRELATED)).all())
+
+    mid_of = {m.id: m.message_id for m in messages}
+    files_by_msg: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    files_by_unit: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: {c.value: 0 for c in CATEGORIES})
+    late_units: set[str] = set()
+    for item in items:
+        entry = {"name": item.filename, "category": item.category, "path": item.path, "bytes": item.size,
+                 "sha256": item.sha256, "message_id": mid_of.get(item.message_row_id),
+                 "counted": item.counted, "reason": item.reason}
+        files_by_msg[item.message_row_id].append(entry)
+        if item.unit is not None and item.path is not None:
+            files_by_unit[item.unit].append(entry)
+        if item.unit is not None and item.counted:
+            counts[item.unit][item.category] += 1
+            if item.late:
+                late_units.add(item.unit)
+    problems_by_msg: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    problems_by_unit: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for p in problems:
+        entry = {"code": p.code, "file": p.file, "text": p.text}
+        problems_by_msg[p.message_row_id].append(entry)
+        if p.unit is not None:
+            problems_by_unit[p.unit].append(entry)
+
+    units = []
+    for unit in roster.units:
+        unit_counts = counts[unit.name]
+        missing = [c for c in campaign.required if unit.required and not unit_counts.get(c)]
+        units.append({
+            "name": unit.name, "group": unit.group, "required": unit.required, "counts": unit_counts,
+            "missing": missing, "complete": not missing, "late": unit.name in late_units,
+            "files": files_by_unit[unit.name], "problems": problems_by_unit[unit.name],
+        })
+    return {
+        "campaign": {
+            "name": campaign.name, "slug": campaign.slug, "opens": _iso(campaign.opens),
+            "deadline": _iso(campaign.deadline), "required": list(campaign.required),
+            "units_required": sum(1 for u in roster.units if u.required),
+            "units_complete": sum(1 for u in units if u["required"] and u["complete"]),
+            "messages": len(messages), "unrelated_seen": unrelated,
+        },
+        "units": units,
+        "messages": [
+            {
+                "message_id": m.message_id, "from": m.from_addr, "subject": m.subject,
+                "received_at": _iso(m.received_at), "unit": m.unit, "status": _status(m), "late": m.late,
+                "files": files_by_msg[m.id or 0], "problems": problems_by_msg[m.id or 0],
+                "replied": m.id in sent, "reply": m.reply_kind, "review": (m.review or "").split(",") if m.review
+                else [], "automatic": m.automatic, "id": m.id,
+            }
+            for m in messages
+        ],
+    }
+
+
+def _status(m: t.MessageRow) -> str:
+    if m.state == t.DUPLICATE:
+        return "duplicate"
+    if m.state in (t.FAILED, t.CLAIMED):
+        return t.NEEDS_ATTENTION
+    return m.disposition or t.NEEDS_ATTENTION
