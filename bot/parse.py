@@ -237,8 +237,9 @@ def _transfer_encoding(part: Message) -> str:
 
 def _payload(part: Message) -> bytes:
     """The decoded bytes of a leaf part; broken base64 yields what can be decoded."""
-    raw = part.get_payload()
-    data = header_bytes(raw if isinstance(raw, str) else str(raw))
+    # The stored payload: get_payload() would already have decoded raw 8-bit bytes lossily.
+    raw = getattr(part, "_payload", None)
+    data = header_bytes(raw if isinstance(raw, str | bytes) else str(part.get_payload()))
     encoding = _transfer_encoding(part)
     if encoding == "base64":
         return decode_base64(data)

@@ -11,7 +11,12 @@ LOOP_HEADER = "X-Report-Intake"
 
 # Subject prefixes of auto-replies; callers may pass their own.
 AUTO_REPLY_SUBJECT_PREFIXES: tuple[str, ...] = (
-    "自动回复", "Auto:", "Automatic reply", "Out of Office", "自动答复", "休假",
+    "自动回复",
+    "Auto:",
+    "Automatic reply",
+    "Out of Office",
+    "自动答复",
+    "休假",
 )
 
 BOUNCE_LOCAL_PARTS = frozenset(("mailer-daemon", "postmaster"))

@@ -110,7 +110,9 @@ def test_xlsx_error_names_the_excel_row_after_a_blank_row(tmp_path: Path) -> Non
 def test_old_xls_file_is_refused_with_advice(tmp_path: Path) -> None:
     path = write(tmp_path, "units.xls", b"\xd0\xcf\x11\xe0")
 
-    with pytest.raises(RosterError, match=r"units\.xls: old \.xls files are not supported; save it as \.xlsx"):
+    with pytest.raises(
+        RosterError, match=r"units\.xls: old \.xls files are not supported; save it as \.xlsx"
+    ):
         load_roster(path)
 
 
@@ -130,7 +132,8 @@ def test_only_the_name_column_is_needed_and_defaults_fill_the_rest() -> None:
 
 def test_header_variants_and_unknown_columns_are_accepted() -> None:
     roster = parse_roster_rows(
-        [["名称", "联系人", "邮件地址", "是否必须报送"], ["朝阳区文明办", "张三", "cy@example.cn", "N"]], "units.csv"
+        [["名称", "联系人", "邮件地址", "是否必须报送"], ["朝阳区文明办", "张三", "cy@example.cn", "N"]],
+        "units.csv",
     )
 
     assert roster.units == (Unit("朝阳区文明办", (), ("cy@example.cn",), "", False),)
@@ -138,22 +141,36 @@ def test_header_variants_and_unknown_columns_are_accepted() -> None:
 
 def test_addresses_are_split_on_every_separator_and_lower_cased() -> None:
     roster = parse_roster_rows(
-        [["name", "emails"], ["朝阳区文明办", "A@x.cn;B@x.cn；c@x.cn,d@x.cn、e@x.cn  f@x.cn\ng@x.cn"]], "units.csv"
+        [["name", "emails"], ["朝阳区文明办", "A@x.cn;B@x.cn；c@x.cn,d@x.cn、e@x.cn  f@x.cn\ng@x.cn"]],
+        "units.csv",
     )
 
     assert roster.units[0].emails == ("a@x.cn", "b@x.cn", "c@x.cn", "d@x.cn", "e@x.cn", "f@x.cn", "g@x.cn")
 
 
 def test_aliases_are_split_on_semicolons_of_both_widths() -> None:
-    roster = parse_roster_rows([["name", "aliases"], ["朝阳区文明办", "朝阳;朝阳区； 朝阳文明办 "]], "units.csv")
+    roster = parse_roster_rows(
+        [["name", "aliases"], ["朝阳区文明办", "朝阳;朝阳区； 朝阳文明办 "]], "units.csv"
+    )
 
     assert roster.units[0].aliases == ("朝阳", "朝阳区", "朝阳文明办")
 
 
 @pytest.mark.parametrize(
     ("word", "expected"),
-    [("是", True), ("否", False), ("YES", True), ("no", False), ("True", True), ("FALSE", False),
-     ("1", True), ("0", False), ("y", True), ("N", False), ("", True)],
+    [
+        ("是", True),
+        ("否", False),
+        ("YES", True),
+        ("no", False),
+        ("True", True),
+        ("FALSE", False),
+        ("1", True),
+        ("0", False),
+        ("y", True),
+        ("N", False),
+        ("", True),
+    ],
 )
 def test_required_accepts_the_usual_words(word: str, expected: bool) -> None:
     roster = parse_roster_rows([["name", "required"], ["朝阳区文明办", word]], "units.csv")
@@ -188,7 +205,10 @@ def test_empty_name_with_other_cells_filled_names_row_and_column() -> None:
 def test_missing_name_column_lists_the_headers_found() -> None:
     message = error_of("单位代码|邮箱\nA01|a@x.cn")
 
-    assert message == "units.csv: row 1: no unit name column (name / 单位名称); the header row has '单位代码', '邮箱'"
+    assert (
+        message
+        == "units.csv: row 1: no unit name column (name / 单位名称); the header row has '单位代码', '邮箱'"
+    )
 
 
 def test_two_columns_meaning_the_same_field_are_refused() -> None:
@@ -214,13 +234,17 @@ def test_duplicate_unit_name_names_both_rows() -> None:
 def test_address_registered_to_two_units_is_refused() -> None:
     message = error_of("name|emails\n朝阳区文明办|a@x.cn\n海淀区文明办|A@X.cn")
 
-    assert message == "units.csv: row 3, column emails: a@x.cn is already registered to '朝阳区文明办' (row 2)"
+    assert (
+        message == "units.csv: row 3, column emails: a@x.cn is already registered to '朝阳区文明办' (row 2)"
+    )
 
 
 def test_alias_equal_to_another_units_name_is_refused() -> None:
     message = error_of("name|aliases\n朝阳区|\n朝阳区文明办|朝阳区")
 
-    assert message == "units.csv: row 3, column aliases: '朝阳区' is already a name or alias of '朝阳区' (row 2)"
+    assert (
+        message == "units.csv: row 3, column aliases: '朝阳区' is already a name or alias of '朝阳区' (row 2)"
+    )
 
 
 def test_alias_equal_to_its_own_name_is_dropped_not_refused() -> None:

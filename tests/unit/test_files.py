@@ -1,0 +1,78 @@
+from pathlib import Path
+
+import pytest
+
+from storage.files import FileStore, UnsafePathError, safe_name, sha256_hex
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("../../x.jpg", "x.jpg"),
+        ("..\\..\\windows\\system32\\x.jpg", "x.jpg"),
+        ("C:\\Users\\a\\照片.jpg", "照片.jpg"),
+        ("a\x00b\x07c.docx", "a_b_c.docx"),
+        ("CON.txt", "_CON.txt"),
+        ("nul", "_nul"),
+        ("..", "file"),
+        ("", "file"),
+        ("  .hidden.jpg ", "hidden.jpg"),
+        ('a<b>c:d"e|f?g*h.pdf', "a_b_c_d_e_f_g_h.pdf"),
+        ("简报.docx", "简报.docx"),
+    ],
+)
+def test_safe_name_keeps_the_last_component_and_removes_what_is_unsafe(name: str, expected: str) -> None:
+    assert safe_name(name) == expected
+
+
+def test_safe_name_bounds_a_500_character_name_and_keeps_its_extension() -> None:
+    name = "长" * 500 + ".jpg"
+    result = safe_name(name)
+    assert result.endswith(".jpg")
+    assert len(result.encode("utf-8")) <= 180
+
+
+def test_place_is_idempotent_and_never_overwrites_a_different_file(tmp_path: Path) -> None:
+    store = FileStore(tmp_path)
+    a, b = b"first", b"second"
+    first = store.place(("idv", "东城区文明办", "photo"), "IMG_1.jpg", a, sha256_hex(a))
+    again = store.place(("idv", "东城区文明办", "photo"), "IMG_1.jpg", a, sha256_hex(a))
+    other = store.place(("idv", "东城区文明办", "photo"), "IMG_1.jpg", b, sha256_hex(b))
+    assert first == again == "idv/东城区文明办/photo/IMG_1.jpg"
+    assert other == "idv/东城区文明办/photo/IMG_1 (2).jpg"
+    assert (tmp_path / first).read_bytes() == a
+    assert (tmp_path / other).read_bytes() == b
+
+
+def test_place_keeps_a_hostile_name_inside_the_data_folder(tmp_path: Path) -> None:
+    store = FileStore(tmp_path / "data")
+    payload = b"x"
+    path = store.place(("idv", "..", "photo"), "../../../../x.jpg", payload, sha256_hex(payload))
+    assert path == "idv/_/photo/x.jpg"
+    assert (tmp_path / "data" / path).exists()
+    assert not (tmp_path / "x.jpg").exists()
+
+
+def test_absolute_refuses_a_path_outside_the_data_folder(tmp_path: Path) -> None:
+    with pytest.raises(UnsafePathError):
+        FileStore(tmp_path).absolute("../outside")
+
+
+def test_archive_raw_is_content_addressed_and_byte_exact(tmp_path: Path) -> None:
+    store = FileStore(tmp_path)
+    raw = b"From: a@b\r\n\r\nbody\r\n"
+    path = store.archive_raw(raw)
+    assert path == f"raw/{sha256_hex(raw)[:2]}/{sha256_hex(raw)}.eml"
+    assert store.archive_raw(raw) == path
+    assert (tmp_path / path).read_bytes() == raw
+
+
+def test_sweep_removes_temporary_and_unreferenced_files_only(tmp_path: Path) -> None:
+    store = FileStore(tmp_path)
+    kept = store.place(("idv", "u", "photo"), "a.jpg", b"a", sha256_hex(b"a"))
+    orphan = store.place(("idv", "u", "photo"), "b.jpg", b"b", sha256_hex(b"b"))
+    (tmp_path / "idv" / "u" / "photo" / ".tmp-1-c.jpg").write_bytes(b"partial")
+    raw = store.archive_raw(b"raw")
+    removed = store.sweep("idv", {kept})
+    assert sorted(removed) == sorted([orphan, "idv/u/photo/.tmp-1-c.jpg"])
+    assert (tmp_path / kept).exists() and (tmp_path / raw).exists()

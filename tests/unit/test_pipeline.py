@@ -1,0 +1,135 @@
+"""The pure steps together: triage → identify → inspect → classify → relevance → check → decide."""
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.config import CampaignConfig
+from bot.model import Attachment, Category, Mail, Unit, UnitState
+from bot.pipeline import ASK_UNIT, NO_REPLY, PROBLEMS, RECEIPT, Context, analyse, judge
+from bot.roster import Roster
+from tests.fixtures.files import make_docx, make_jpeg, make_png
+
+TZ = ZoneInfo("Asia/Shanghai")
+CAMPAIGN = CampaignConfig(
+    name="2020年国际志愿者日主题宣传和实践活动", slug="idv-2020",
+    opens=datetime(2020, 12, 3, tzinfo=TZ), deadline=datetime(2020, 12, 31, 18, tzinfo=TZ), timezone=TZ,
+    keywords=("志愿", "国际志愿者日"),
+)
+ROSTER = Roster((
+    Unit("东城区文明办", ("东城文明办",), ("dc@example.cn",), "区县", True),
+    Unit("南湖县委宣传部", (), ("nh@example.cn",), "区县", True),
+))
+CTX = Context(CAMPAIGN, ROSTER, ("collect@163.example",))
+IN_WINDOW = datetime(2020, 12, 10, 9, tzinfo=TZ)
+PHOTO = make_jpeg(1_200_000, seed=1)
+
+
+def mail(from_addr: str = "dc@example.cn", subject: str = "东城区文明办报送材料", *,
+         files: tuple[tuple[str, bytes], ...] = (), html: str = "", headers: tuple = (),
+         inline: tuple[tuple[str, bytes, str], ...] = ()) -> Mail:
+    attachments = [Attachment(n, "application/octet-stream", "attachment", None, p) for n, p in files]
+    attachments += [Attachment(n, "image/png", "inline", cid, p) for n, p, cid in inline]
+    return Mail(message_id="m1@x", subject=subject, from_addr=from_addr, from_name="", to=("collect@163.example",),
+                date=None, content_type="multipart/mixed", headers=headers, text="", html=html,
+                attachments=tuple(attachments))
+
+
+def decide_for(m: Mail, when: datetime = IN_WINDOW, state: UnitState = UnitState()):
+    return judge(analyse(m, when, CTX), state, CAMPAIGN)
+
+
+def test_a_complete_submission_from_a_registered_address_gets_a_receipt() -> None:
+    d = decide_for(mail(files=(("活动简报.docx", make_docx("志愿服务活动简报")), ("IMG_1.jpg", PHOTO))))
+    assert d.analysis.match.unit == "东城区文明办" and d.analysis.match.how == "address"
+    assert [(i.category, i.reason, i.counted) for i in d.items] == [
+        (Category.BRIEF, "name:活动简报", True), (Category.PHOTO, "type:jpeg", True)]
+    assert d.problems == ()
+    assert (d.outcome.reply, d.outcome.status, d.outcome.review) == (RECEIPT, "accepted", ())
+    assert not d.late
+
+
+def test_a_too_small_photo_is_a_problem_naming_the_file_and_is_not_counted() -> None:
+    small = make_jpeg(200_000, width=640, height=480, seed=2)
+    d = decide_for(mail(files=(("小图.jpg", small), ("IMG_1.jpg", PHOTO))))
+    assert [(p.code, p.file) for p in d.problems] == [("photo_too_small", "小图.jpg")]
+    assert dict(d.problems[0].params)["size"] == len(small)
+    assert [i.counted for i in d.items] == [False, True]
+    assert d.outcome.reply == PROBLEMS and d.outcome.status == "needs_attention"
+
+
+def test_mail_after_the_deadline_is_late_and_accepted_under_the_accept_policy() -> None:
+    d = decide_for(mail(files=(("IMG_1.jpg", PHOTO),)), when=CAMPAIGN.deadline + timedelta(minutes=1))
+    assert d.late and d.problems == () and d.outcome.reply == RECEIPT
+
+
+def test_mail_after_the_deadline_is_rejected_under_the_reject_policy() -> None:
+    from dataclasses import replace
+
+    strict = replace(CAMPAIGN, late_policy="reject")
+    a = analyse(mail(files=(("IMG_1.jpg", PHOTO),)), CAMPAIGN.deadline + timedelta(hours=1), Context(strict, ROSTER, ()))
+    d = judge(a, UnitState(), strict)
+    assert [p.code for p in d.problems] == ["late_rejected"]
+    assert [i.counted for i in d.items] == [False]
+
+
+def test_an_unregistered_sender_naming_its_unit_is_accepted_and_marked_for_review() -> None:
+    d = decide_for(mail("someone@qq.example", "南湖县委宣传部 志愿活动照片", files=(("IMG_1.jpg", PHOTO),)))
+    assert (d.analysis.match.unit, d.analysis.match.how) == ("南湖县委宣传部", "name")
+    assert d.outcome.reply == RECEIPT and d.outcome.review == ("unregistered-sender",)
+
+
+def test_nobody_identifiable_is_kept_unassigned_and_asked_which_unit() -> None:
+    d = decide_for(mail("someone@qq.example", "活动材料", files=(("IMG_1.jpg", PHOTO),)))
+    assert d.analysis.relevant and d.analysis.relevance == "files"
+    assert d.analysis.match.unit is None
+    assert [p.code for p in d.problems] == ["unit_unknown"]
+    assert (d.outcome.reply, d.outcome.review) == (ASK_UNIT, ("unassigned",))
+
+
+def test_everyday_mail_without_any_campaign_signal_is_not_campaign_mail() -> None:
+    a = analyse(mail("friend@example.com", "周末一起吃饭吗"), IN_WINDOW, CTX)
+    assert (a.relevant, a.relevance) == (False, "no-signal")
+
+
+def test_a_keyword_in_the_subject_makes_mail_campaign_mail() -> None:
+    a = analyse(mail("friend@example.com", "国际志愿者日有关问题"), IN_WINDOW, CTX)
+    assert (a.relevant, a.relevance) == (True, "keyword")
+
+
+def test_mail_outside_the_window_is_not_campaign_mail_even_from_a_unit() -> None:
+    before = analyse(mail(), CAMPAIGN.opens - timedelta(days=1), CTX)
+    after = analyse(mail(), CAMPAIGN.closes + timedelta(seconds=1), CTX)
+    assert (before.relevant, before.relevance) == (False, "before-opening")
+    assert (after.relevant, after.relevance) == (False, "after-closing")
+
+
+def test_an_auto_reply_from_a_unit_gets_no_reply() -> None:
+    m = mail(subject="自动回复: 东城区文明办", headers=(("auto-submitted", "auto-replied"),))
+    d = decide_for(m)
+    assert d.analysis.automatic == "auto-reply"
+    assert (d.outcome.reply, d.outcome.status) == (NO_REPLY, "ignored")
+
+
+def test_a_cid_referenced_logo_is_not_a_submission_but_a_named_inline_photo_is() -> None:
+    logo = make_png()
+    m = mail(files=(("IMG_1.jpg", PHOTO),), html='<img src="cid:logo1">', inline=(("image001.png", logo, "logo1"),))
+    d = decide_for(m)
+    assert [(i.filename, i.skipped, i.counted) for i in d.items] == [
+        ("IMG_1.jpg", None, True), ("image001.png", "inline-image", False)]
+    assert d.problems == ()
+
+
+def test_the_same_content_already_stored_for_the_unit_is_not_counted_again() -> None:
+    d = decide_for(mail(files=(("IMG_1.jpg", PHOTO), ("copy.jpg", PHOTO))),
+                   state=UnitState({"photo": 1}, frozenset()))
+    assert [(i.already_stored, i.counted) for i in d.items] == [(False, True), (True, False)]
+    from hashlib import sha256
+
+    d2 = decide_for(mail(files=(("IMG_1.jpg", PHOTO),)), state=UnitState({"photo": 1}, frozenset({sha256(PHOTO).hexdigest()})))
+    assert [(i.already_stored, i.counted) for i in d2.items] == [(True, False)]
+
+
+def test_a_mail_with_no_files_from_a_unit_is_told_nothing_was_attached() -> None:
+    d = decide_for(mail())
+    assert [p.code for p in d.problems] == ["no_attachments"]
+    assert d.outcome.reply == PROBLEMS

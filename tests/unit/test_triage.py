@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+import pytest
+
+from bot.model import Mail
+from bot.triage import AUTO_REPLY_SUBJECT_PREFIXES, LOOP_HEADER, automatic_reason
+
+OURS = ("intake@example.cn", "Office@Example.cn")
+
+
+def mail(
+    subject: str = "朝阳区文明办六月简报",
+    from_addr: str = "cy@example.cn",
+    headers: tuple[tuple[str, str], ...] = (),
+    content_type: str = "multipart/mixed",
+) -> Mail:
+    return Mail(
+        message_id="m1@example.cn",
+        subject=subject,
+        from_addr=from_addr,
+        from_name="",
+        to=("intake@example.cn",),
+        date=None,
+        content_type=content_type,
+        headers=tuple((name.lower(), value) for name, value in headers),
+        text="请查收。",
+        html="",
+        attachments=(),
+    )
+
+
+def test_plain_human_mail_is_not_automatic() -> None:
+    assert automatic_reason(mail(headers=(("Return-Path", "<cy@example.cn>"),)), OURS) is None
+
+
+def test_auto_submitted_no_is_a_human_mail() -> None:
+    assert automatic_reason(mail(headers=(("Auto-Submitted", "no"),)), OURS) is None
+
+
+def test_x_auto_response_suppress_alone_is_not_an_auto_reply() -> None:
+    assert automatic_reason(mail(headers=(("X-Auto-Response-Suppress", "All"),)), OURS) is None
+
+
+def test_mail_from_one_of_our_addresses_is_own_address() -> None:
+    assert automatic_reason(mail(from_addr="office@example.cn"), OURS) == "own-address"
+
+
+def test_own_address_is_checked_before_the_loop_header() -> None:
+    assert (
+        automatic_reason(mail(from_addr="intake@example.cn", headers=((LOOP_HEADER, "x"),)), OURS)
+        == "own-address"
+    )
+
+
+def test_our_loop_header_coming_back_is_a_loop() -> None:
+    assert LOOP_HEADER == "X-Report-Intake"
+    assert automatic_reason(mail(headers=(("X-Report-Intake", "2024-june"),)), OURS) == "loop"
+
+
+def test_multipart_report_is_a_bounce() -> None:
+    assert automatic_reason(mail(content_type="multipart/report"), OURS) == "bounce"
+
+
+@pytest.mark.parametrize("sender", ["MAILER-DAEMON@mx.example.cn", "postmaster@qq.com"])
+def test_mail_from_mailer_daemon_or_postmaster_is_a_bounce(sender: str) -> None:
+    assert automatic_reason(mail(from_addr=sender.lower()), OURS) == "bounce"
+
+
+def test_empty_return_path_is_a_bounce() -> None:
+    assert automatic_reason(mail(headers=(("Return-Path", " <> "),)), OURS) == "bounce"
+
+
+def test_bounce_is_checked_before_auto_reply() -> None:
+    m = mail(content_type="multipart/report", headers=(("Auto-Submitted", "auto-replied"),))
+
+    assert automatic_reason(m, OURS) == "bounce"
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        ("Auto-Submitted", "auto-replied"),
+        ("Auto-Submitted", "Auto-Generated; owner-email=a@b.cn"),
+        ("X-Autoreply", "yes"),
+        ("X-Autorespond", "Out of office"),
+        ("Precedence", "auto_reply"),
+    ],
+)
+def test_auto_reply_headers_mark_an_auto_reply(header: tuple[str, str]) -> None:
+    assert automatic_reason(mail(headers=(header,)), OURS) == "auto-reply"
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "自动回复：关于报送简报的通知",
+        "Auto: 简报",
+        "Automatic reply: 简报",
+        "OUT OF OFFICE until Monday",
+        "自动答复: 简报",
+        "休假中",
+        "  自动回复 简报",
+    ],
+)
+def test_auto_reply_subject_prefixes_mark_an_auto_reply(subject: str) -> None:
+    assert automatic_reason(mail(subject=subject), OURS) == "auto-reply"
+
+
+def test_a_subject_merely_containing_a_prefix_word_is_human() -> None:
+    assert automatic_reason(mail(subject="关于休假期间简报报送的说明"), OURS) is None
+
+
+def test_callers_can_replace_the_subject_prefixes() -> None:
+    assert "外出" not in AUTO_REPLY_SUBJECT_PREFIXES
+    assert automatic_reason(mail(subject="外出：下周回"), OURS, auto_reply_prefixes=("外出",)) == "auto-reply"
+    assert automatic_reason(mail(subject="自动回复：简报"), OURS, auto_reply_prefixes=("外出",)) is None
+
+
+def test_auto_reply_is_checked_before_list() -> None:
+    m = mail(headers=(("Precedence", "auto_reply"), ("List-Id", "<staff.example.cn>")))
+
+    assert automatic_reason(m, OURS) == "auto-reply"
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        ("List-Id", "<news.example.cn>"),
+        ("List-Unsubscribe", "<mailto:leave@example.cn>"),
+        ("Precedence", "bulk"),
+        ("Precedence", "List"),
+        ("Precedence", "junk"),
+    ],
+)
+def test_list_headers_mark_list_mail(header: tuple[str, str]) -> None:
+    assert automatic_reason(mail(headers=(header,)), OURS) == "list"
