@@ -29,7 +29,7 @@ from bot.status import status_report
 from storage.files import sha256_hex
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Email intake bot for report campaigns.")
-console = Console()
+console = Console(soft_wrap=True)
 
 
 class State:

@@ -33,7 +33,7 @@ MAX_DEPTH = 40  # MIME nesting deeper than this is not walked (the rest of the m
 FILE_TYPES = frozenset({"image", "application", "audio", "video", "model", "font"})
 ATTACHED_MESSAGE_TYPES = frozenset({"message/rfc822", "message/global"})
 _EXTENSIONS = {
-    "image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif", "image/bmp": ".bmp",
+    "image/jpeg": ".jpg", "image/jpg": ".jpg", "image/png": ".png", "image/gif": ".gif", "image/bmp": ".bmp",
     "image/tiff": ".tif", "image/webp": ".webp", "image/heic": ".heic", "application/pdf": ".pdf",
     "application/zip": ".zip", "text/plain": ".txt", "text/html": ".html", "message/rfc822": ".eml",
 }
@@ -57,7 +57,7 @@ def _empty_mail(defect: str) -> Mail:
 def _parse(raw: bytes) -> Mail:
     defects: list[str] = []
     message = _message_tree(raw, defects)
-    headers = tuple((str(name).lower(), _safe(decode_header, value)) for name, value in message.raw_items())
+    headers = tuple((str(name).lower(), _header_text(value)) for name, value in message.raw_items())
     senders = _addresses(_raw_all(message, "from"))
     walk = _Walk(crlf=b"\r\n" in raw[:4096])
     walk.part(message, depth=0)
@@ -68,7 +68,7 @@ def _parse(raw: bytes) -> Mail:
         text = html_to_text(html)
     return Mail(
         message_id=_message_id(_raw(message, "message-id")),
-        subject=_safe(decode_header, _raw(message, "subject") or ""),
+        subject=_header_text(_raw(message, "subject") or ""),
         from_addr=senders[0][1] if senders else "",
         from_name=senders[0][0] if senders else "",
         to=tuple(address for _, address in _addresses(_raw_all(message, "to")) if address),
@@ -94,9 +94,9 @@ def _message_tree(raw: bytes, defects: list[str]) -> Message:
     return email.message_from_bytes(raw, policy=policy.compat32)
 
 
-def _safe(decode, value: object) -> str:
+def _header_text(value: object) -> str:
     try:
-        return decode(value if isinstance(value, str | bytes) else str(value))
+        return decode_header(value if isinstance(value, str | bytes) else str(value))
     except Exception:
         return decode_undeclared(header_bytes(str(value)))
 
@@ -104,7 +104,7 @@ def _safe(decode, value: object) -> str:
 def _message_id(value: object) -> str | None:
     if value is None:
         return None
-    text = _safe(decode_header, value)
+    text = _header_text(value)
     match = re.search(r"<([^<>]*)>", text)
     text = (match.group(1) if match else text).strip()
     return text or None
@@ -123,7 +123,7 @@ def _addresses(values: list[object]) -> list[tuple[str, str]]:
             pairs = email.utils.getaddresses([text])
         for name, address in pairs:
             if address:
-                result.append((_safe(decode_header, name).strip("\"' "), address.strip().lower()))
+                result.append((_header_text(name).strip("\"' "), address.strip().lower()))
     return result
 
 
@@ -207,7 +207,7 @@ class _Walk:
             return
         inner = next((m for m in payload if isinstance(m, Message)), None)
         if not filename and inner is not None:
-            subject = _safe(decode_header, _raw(inner, "subject") or "").strip()
+            subject = _header_text(_raw(inner, "subject") or "").strip()
             filename = f"{subject or 'message'}.eml"
         data = self.serialize_children(part)
         encoding = _transfer_encoding(part)

@@ -6,6 +6,7 @@ import tomllib
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
+from email.policy import SMTP
 from email.utils import format_datetime, formataddr
 from importlib import resources
 from pathlib import Path
@@ -164,6 +165,6 @@ def render_reply(
     message["Auto-Submitted"] = "auto-replied"
     message["X-Auto-Response-Suppress"] = "All"
     message[LOOP_HEADER] = campaign.slug
-    message.set_content(templates.render(f"{reply.kind}.txt", **context))
-    message.add_alternative(templates.render(f"{reply.kind}.html", **context), subtype="html")
-    return Reply(reply.to_addr, subject, message_id, message.as_bytes())
+    message.set_content(templates.render(f"{reply.kind}.txt", **context), cte="base64")
+    message.add_alternative(templates.render(f"{reply.kind}.html", **context), subtype="html", cte="base64")
+    return Reply(reply.to_addr, subject, message_id, message.as_bytes(policy=SMTP))

@@ -37,8 +37,8 @@ HEADERS: dict[str, str] = {
 TRUE_WORDS = frozenset(("是", "yes", "y", "true", "1"))
 FALSE_WORDS = frozenset(("否", "no", "n", "false", "0"))
 
-_ALIAS_SEPARATORS = re.compile(r"[;,、]+")  # after NFKC, which folds ； and ， to ; and ,
-_EMAIL_SEPARATORS = re.compile(r"[;,、\s]+")
+_ALIAS_SEPARATORS = re.compile(r"[;；,，、]+")
+_EMAIL_SEPARATORS = re.compile(r"[;；,，、\s]+")
 
 
 @dataclass(frozen=True)
@@ -151,7 +151,7 @@ def _unit(row: list[str], columns: dict[str, tuple[int, str]], where: _Where) ->
     group, _ = cell("group")
     required_text, required_title = cell("required")
     aliases = tuple(dict.fromkeys(a for a in _split(aliases_text, _ALIAS_SEPARATORS) if a != name))
-    addresses = _split(emails_text, _EMAIL_SEPARATORS)
+    addresses = _split(unicodedata.normalize("NFKC", emails_text), _EMAIL_SEPARATORS)  # full-width ＠
     emails = tuple(dict.fromkeys(_email(address, where, emails_title) for address in addresses))
     return Unit(
         name=name,
@@ -163,7 +163,6 @@ def _unit(row: list[str], columns: dict[str, tuple[int, str]], where: _Where) ->
 
 
 def _split(text: str, separators: re.Pattern[str]) -> list[str]:
-    text = unicodedata.normalize("NFKC", text)
     return [part.strip() for part in separators.split(text) if part.strip()]
 
 

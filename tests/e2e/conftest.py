@@ -51,17 +51,10 @@ def dovecot(tmp_path: Path) -> Iterator[Dovecot]:
         server.start()
         yield server
     finally:
-        import sys, time
-        t0 = time.monotonic()
         server.stop()
-        t1 = time.monotonic()
         if server.log_path.exists():
             shutil.copyfile(server.log_path, tmp_path / "dovecot.log")
-        t2 = time.monotonic()
         server.cleanup()
-        t3 = time.monotonic()
-        if t3 - t0 > 0.3:
-            sys.__stderr__.write(f"TEARDOWN stop {t1-t0:.2f} copy {t2-t1:.2f} cleanup {t3-t2:.2f}\n")
 
 
 @pytest.fixture

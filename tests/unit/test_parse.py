@@ -2,7 +2,7 @@
 
 import base64
 import hashlib
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import mailparser
 import pytest
@@ -292,7 +292,7 @@ def test_bad_dates_become_none(value: str) -> None:
 
 
 def test_date_without_zone_is_utc() -> None:
-    assert parse_mail(b"Date: 4 Jun 2024 10:00:00 -0000\r\n\r\nx").date == datetime(2024, 6, 4, 10, tzinfo=timezone.utc)
+    assert parse_mail(b"Date: 4 Jun 2024 10:00:00 -0000\r\n\r\nx").date == datetime(2024, 6, 4, 10, tzinfo=UTC)
 
 
 def test_deep_nesting_stops_without_losing_the_headers() -> None:

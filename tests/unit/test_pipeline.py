@@ -1,5 +1,7 @@
 """The pure steps together: triage → identify → inspect → classify → relevance → check → decide."""
 
+import hashlib
+from dataclasses import replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -34,8 +36,8 @@ def mail(from_addr: str = "dc@example.cn", subject: str = "东城区文明办报
                 attachments=tuple(attachments))
 
 
-def decide_for(m: Mail, when: datetime = IN_WINDOW, state: UnitState = UnitState()):
-    return judge(analyse(m, when, CTX), state, CAMPAIGN)
+def decide_for(m: Mail, when: datetime = IN_WINDOW, state: UnitState | None = None):
+    return judge(analyse(m, when, CTX), state or UnitState(), CAMPAIGN)
 
 
 def test_a_complete_submission_from_a_registered_address_gets_a_receipt() -> None:
@@ -63,10 +65,9 @@ def test_mail_after_the_deadline_is_late_and_accepted_under_the_accept_policy() 
 
 
 def test_mail_after_the_deadline_is_rejected_under_the_reject_policy() -> None:
-    from dataclasses import replace
-
     strict = replace(CAMPAIGN, late_policy="reject")
-    a = analyse(mail(files=(("IMG_1.jpg", PHOTO),)), CAMPAIGN.deadline + timedelta(hours=1), Context(strict, ROSTER, ()))
+    late = CAMPAIGN.deadline + timedelta(hours=1)
+    a = analyse(mail(files=(("IMG_1.jpg", PHOTO),)), late, Context(strict, ROSTER, ()))
     d = judge(a, UnitState(), strict)
     assert [p.code for p in d.problems] == ["late_rejected"]
     assert [i.counted for i in d.items] == [False]
@@ -123,9 +124,8 @@ def test_the_same_content_already_stored_for_the_unit_is_not_counted_again() -> 
     d = decide_for(mail(files=(("IMG_1.jpg", PHOTO), ("copy.jpg", PHOTO))),
                    state=UnitState({"photo": 1}, frozenset()))
     assert [(i.already_stored, i.counted) for i in d.items] == [(False, True), (True, False)]
-    from hashlib import sha256
-
-    d2 = decide_for(mail(files=(("IMG_1.jpg", PHOTO),)), state=UnitState({"photo": 1}, frozenset({sha256(PHOTO).hexdigest()})))
+    stored = UnitState({"photo": 1}, frozenset({hashlib.sha256(PHOTO).hexdigest()}))
+    d2 = decide_for(mail(files=(("IMG_1.jpg", PHOTO),)), state=stored)
     assert [(i.already_stored, i.counted) for i in d2.items] == [(True, False)]
 
 

@@ -278,3 +278,16 @@ def test_by_name_finds_name_or_alias_after_trimming() -> None:
 def test_required_units_leave_out_the_optional_ones() -> None:
     assert ROSTER.required_units() == (ROSTER.units[0],)
     assert ROSTER.names() == ["朝阳区文明办", "延庆区文明办"]
+
+
+def test_full_width_at_sign_in_an_address_is_folded() -> None:
+    roster = parse_roster_rows([["name", "emails"], ["朝阳区文明办", "CY＠example.cn"]], "units.csv")
+
+    assert roster.units[0].emails == ("cy@example.cn",)
+
+
+def test_alias_is_kept_as_written_so_by_name_finds_it() -> None:
+    roster = parse_roster_rows([["name", "aliases"], ["朝阳区文明办", "朝阳（东）；朝阳文明办"]], "units.csv")
+
+    assert roster.units[0].aliases == ("朝阳（东）", "朝阳文明办")
+    assert roster.by_name("朝阳（东）") == roster.units[0]
