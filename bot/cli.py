@@ -7,7 +7,7 @@ import logging
 import mailbox as mbox
 import sys
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -37,7 +37,7 @@ class State:
     now: datetime | None = None
 
     def clock(self) -> datetime:
-        return self.now or system_clock()
+        return (self.now or system_clock()).astimezone(UTC)  # the database keeps UTC
 
 
 state = State()
@@ -51,6 +51,7 @@ def main_options(
 ) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("mailparser").setLevel(logging.ERROR)  # it warns about every part it does not handle
     state.config_path = config
     state.now = parse_moment(now) if now else None
 
@@ -224,15 +225,16 @@ def print_status(report: dict[str, Any], tx: Templates) -> None:
     c = report["campaign"]
     table = Table(title=words(tx, "table_title", campaign=c["name"], complete=c["units_complete"],
                               required=c["units_required"]))
-    for column in (words(tx, "unit"), words(tx, "group"), words(tx, "required")):
-        table.add_column(column)
+    table.add_column(words(tx, "unit"), no_wrap=True)
+    table.add_column(words(tx, "group"))
+    table.add_column(words(tx, "required"))
     for category in CATEGORIES:
-        table.add_column(tx.label(category.value), justify="right")
+        table.add_column(tx.text("short_categories", category.value), justify="right")
     table.add_column(words(tx, "missing"))
     table.add_column(words(tx, "late"))
     for unit in report["units"]:
         style = "green" if unit["complete"] and unit["required"] else ("red" if unit["required"] else "dim")
-        missing = "、".join(tx.label(m) for m in unit["missing"]) or words(tx, "complete")
+        missing = "、".join(tx.text("short_categories", m) for m in unit["missing"]) or words(tx, "complete")
         table.add_row(
             unit["name"], unit["group"], words(tx, "yes" if unit["required"] else "no"),
             *(str(unit["counts"][cat.value]) for cat in CATEGORIES),

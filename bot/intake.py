@@ -11,7 +11,7 @@ import hashlib
 import logging
 import traceback
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, func, select
@@ -69,6 +69,7 @@ class Intake:
         return safe_name(self.ctx.campaign.slug)
 
     def process(self, raw: bytes, received_at: datetime, source: Source, now: datetime) -> Result:
+        now = now.astimezone(UTC)  # the database keeps UTC
         mail = parse_mail(raw)
         analysis = analyse(mail, received_at, self.ctx)
         key = message_key(mail, raw)
@@ -128,7 +129,7 @@ class Intake:
         row.from_addr = mail.from_addr
         row.from_name = mail.from_name
         row.subject = mail.subject
-        row.received_at = analysis.received_at
+        row.received_at = analysis.received_at.astimezone(UTC)  # SQLite keeps no offset: store UTC
         row.unit = analysis.match.unit
         row.match_how = analysis.match.how
         row.match_text = analysis.match.matched

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import Engine
 from sqlmodel import or_, select
@@ -31,6 +31,7 @@ class FlushReport:
 
 def flush_outbox(engine: Engine, mailer: Mailer, sender: str, now: datetime, limit: int = 500) -> FlushReport:
     report = FlushReport()
+    now = now.astimezone(UTC)  # the database keeps UTC
     with session(engine) as s:
         rows = s.exec(
             select(t.OutboxRow)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -15,8 +16,13 @@ from storage import tables as t
 from storage.db import session
 
 
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
+def _iso(value: datetime | None, tz: tzinfo | None = None) -> str | None:
+    """ISO text in the campaign's time zone; SQLite hands back naive UTC."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(tz).isoformat() if tz is not None else value.isoformat()
 
 
 def status_report(engine: Engine, roster: Roster, campaign: CampaignConfig) -> dict[str, Any]:
@@ -74,7 +80,8 @@ def status_report(engine: Engine, roster: Roster, campaign: CampaignConfig) -> d
         "messages": [
             {
                 "message_id": m.message_id, "from": m.from_addr, "subject": m.subject,
-                "received_at": _iso(m.received_at), "unit": m.unit, "status": _status(m), "late": m.late,
+                "received_at": _iso(m.received_at, campaign.timezone), "unit": m.unit, "status": _status(m),
+                "late": m.late,
                 "files": files_by_msg[m.id or 0], "problems": problems_by_msg[m.id or 0],
                 "replied": m.id in sent, "reply": m.reply_kind, "review": (m.review or "").split(",") if m.review
                 else [], "automatic": m.automatic, "id": m.id,

@@ -16,7 +16,7 @@ AUTO_REPLY_SUBJECT_PREFIXES: tuple[str, ...] = (
     "Automatic reply",
     "Out of Office",
     "自动答复",
-    "休假",
+    "休假中",  # not bare 休假: "休假期间活动简报" is a real submission
 )
 
 BOUNCE_LOCAL_PARTS = frozenset(("mailer-daemon", "postmaster"))

@@ -38,7 +38,10 @@ class Setup:
     def intake(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
             [str(INTAKE), "--config", str(self.config), *args],
-            capture_output=True, text=True, timeout=timeout, cwd=self.dir,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=self.dir,
         )
         if check and proc.returncode != 0:
             raise AssertionError(f"intake {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
@@ -65,7 +68,8 @@ def write_config(directory: Path, dovecot: Dovecot, sink: SmtpSink, **campaign: 
     (directory / "units.csv").write_text(UNITS_CSV, encoding="utf-8-sig")
     extra = "".join(f"{k} = {v}\n" for k, v in campaign.items())
     config = directory / "config.toml"
-    config.write_text(f"""
+    config.write_text(
+        f"""
 [imap]
 host = "{dovecot.host}"
 port = {dovecot.port}
@@ -107,5 +111,7 @@ digest_to = ["office@example.cn"]
 
 [schedule]
 poll_interval_seconds = 2
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     return config

@@ -30,6 +30,8 @@ from imapclient import IMAPClient, imap_utf7
 
 LOOPBACK = "127.0.0.1"
 DOVECOT_BINARY = shutil.which("dovecot", path=os.pathsep.join(["/usr/sbin", "/usr/local/sbin", os.defpath]))
+STOP_TIMEOUT = 5.0  # seconds before stop() turns to SIGKILL
+HOLD_NO_MAIL = {"dovecot", "anvil", "log"}  # process names (the master, ...) safe to SIGKILL at once
 MAIL_OWNER = "nobody"  # any non-root account works; Dovecot will not touch mail as uid 0
 
 
@@ -150,25 +152,22 @@ class Dovecot:
     def stop(self) -> None:
         """Stop the master and every process it started; leaves nothing running.
 
-        SIGTERM goes to the whole process group at once: the same signal the master would pass on to its
-        children, minus the master's one-second shutdown grace period.
+        SIGTERM goes to the whole process group at once (the signal the master would pass on to its
+        children). The processes that touch mail exit within milliseconds; the master, `anvil` and `log`
+        sometimes linger for 1 to 6 seconds, so once only they are left they are killed: they hold no mail.
         """
         proc, self._proc = self._proc, None
         if proc is None:
             return
+        pgid = proc.pid
         with suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            _kill_group(proc.pid)
-            proc.wait(timeout=10)
-        deadline = time.monotonic() + 5
-        while _group_alive(proc.pid):  # children are reaped by init once the master is gone
-            if time.monotonic() > deadline:
-                _kill_group(proc.pid)
-                break
+            os.killpg(pgid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT
+        while members := process_group_members(pgid):
+            if time.monotonic() > deadline or set(members.values()) <= HOLD_NO_MAIL:
+                _kill_group(pgid)
             time.sleep(0.005)
+            proc.poll()  # reap the master, or it stays a zombie of ours
 
     def restart(self) -> None:
         self.stop()
@@ -279,28 +278,25 @@ class Dovecot:
             except OSError as error:
                 last_error = error
             time.sleep(0.01)
-        raise TimeoutError(
-            f"dovecot did not greet on {self.host}:{self.port} ({last_error}):\n{self.log_text()}"
-        )
+        raise TimeoutError(f"dovecot did not greet on {self.host}:{self.port} ({last_error}):\n{self.log_text()}")
 
 
-def process_group_members(pgid: int) -> list[int]:
-    """Live (non-zombie) processes in process group `pgid`, from /proc (Linux)."""
-    members = []
+def process_group_members(pgid: int) -> dict[int, str]:
+    """Live (non-zombie) processes in process group `pgid` as pid -> command name, from /proc (Linux).
+
+    Zombies do not count: PID 1 reaps the master's orphans in its own time (here up to ~2 s).
+    """
+    members = {}
     for stat_path in Path("/proc").glob("[0-9]*/stat"):
         try:
             stat = stat_path.read_text()
         except OSError:  # the process ended while we looked
             continue
-        state, _ppid, pgrp = stat.rpartition(")")[2].split()[:3]
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        state, _ppid, pgrp = stat[stat.rindex(")") + 1 :].split()[:3]
         if int(pgrp) == pgid and state != "Z":
-            members.append(int(stat_path.parent.name))
+            members[int(stat_path.parent.name)] = name
     return members
-
-
-def _group_alive(pgid: int) -> bool:
-    """Zombies do not count: PID 1 reaps the master's orphans in its own time (here up to ~2 s)."""
-    return bool(process_group_members(pgid))
 
 
 def _kill_group(pgid: int) -> None:
@@ -353,9 +349,7 @@ def list_uids(dovecot: Dovecot, folder: str = "INBOX", user: str | None = None) 
         return sorted(client.search("ALL"))
 
 
-def fetch_flags(
-    dovecot: Dovecot, folder: str = "INBOX", user: str | None = None
-) -> dict[int, tuple[str, ...]]:
+def fetch_flags(dovecot: Dovecot, folder: str = "INBOX", user: str | None = None) -> dict[int, tuple[str, ...]]:
     r"""UID -> its stored flags and keywords as sorted strings, e.g. {1: ('$IntakeDone', '\\Seen')}.
 
     `\Recent` is left out: it belongs to whichever session saw the message first, not to the message.
@@ -364,9 +358,7 @@ def fetch_flags(
         client.select_folder(folder, readonly=True)
         uids = client.search("ALL")
         found = client.get_flags(uids) if uids else {}
-    return {
-        uid: tuple(sorted(flag.decode() for flag in flags if flag != RECENT)) for uid, flags in found.items()
-    }
+    return {uid: tuple(sorted(flag.decode() for flag in flags if flag != RECENT)) for uid, flags in found.items()}
 
 
 def create_folder(dovecot: Dovecot, folder: str, user: str | None = None) -> None:

@@ -36,36 +36,104 @@ def setup(tmp_path: Path, dovecot: Dovecot, smtp_sink: SmtpSink) -> Setup:
 
 
 MAILS = {
-    "unrelated": (clients.plain_mail, dict(
-        from_addr="friend@qq.example", from_name="老同学", subject="周末一起吃饭吗", body="周六中午有空吗？",
-        date=when(12, 8)), when(12, 8)),
-    "foxmail": (clients.foxmail, dict(
-        from_addr="dc-wmb@example.cn", from_name="东城区文明办", subject="东城区文明办报送国际志愿者日活动材料",
-        body="您好，附件是我单位的活动简报和照片，请查收。",
-        attachments=[("东城区国际志愿者日志愿服务活动简报（12月5日）.docx", BRIEF),
-                     ("志愿服务现场照片一.jpg", PHOTO_A), ("志愿服务现场照片二.jpg", PHOTO_B)],
-        date=when(12, 10)), when(12, 10)),
-    "outlook_small": (clients.outlook, dict(
-        from_addr="nh-xcb@example.cn", from_name="南湖县委宣传部", subject="南湖县报送材料",
-        body="附件为照片。", attachments=[("南湖县活动照片.jpg", SMALL), ("南湖县志愿服务简报.docx", BRIEF)],
-        date=when(12, 11)), when(12, 11)),
-    "iphone_unregistered": (clients.iphone, dict(
-        from_addr="zhang.san@icloud.example", from_name="张三", subject="市志愿服务指导中心 照片",
-        body="照片见附件", attachments=[("IMG_0001.JPG", PHOTO_C)], date=when(12, 12)), when(12, 12)),
-    "nobody": (clients.netease_webmail, dict(
-        from_addr="someone@163.example", from_name="", subject="活动材料", body="请查收。",
-        attachments=[("现场.jpg", make_jpeg(1_100_000, seed=15))], date=when(12, 13)), when(12, 13)),
-    "hostile": (clients.netease_webmail, dict(
-        from_addr="xc-wmb@example.cn", from_name="西城区文明办", subject="西城区典型事例",
-        body="请查收。", attachments=[("../../x.jpg", make_jpeg(1_100_000, seed=16)), ("典型事例.pdf", CASE)],
-        date=when(12, 14)), when(12, 14)),
-    "auto_reply": (clients.auto_reply, dict(
-        from_addr="zyfw@example.cn", from_name="市志愿服务指导中心", subject="Re: 市志愿服务指导中心 照片",
-        body="您好，我正在休假，1月4日返回。", date=when(12, 15)), when(12, 15)),
-    "late": (clients.netease_webmail, dict(
-        from_addr="xc-wmb@example.cn", from_name="西城区文明办", subject="西城区补报简报",
-        body="补报。", attachments=[("西城区活动简报.docx", make_docx("西城区活动简报"))],
-        date=when(1, 2, year=2021)), when(1, 2, year=2021)),
+    "unrelated": (
+        clients.plain_mail,
+        dict(
+            from_addr="friend@qq.example",
+            from_name="老同学",
+            subject="周末一起吃饭吗",
+            body="周六中午有空吗？",
+            date=when(12, 8),
+        ),
+        when(12, 8),
+    ),
+    "foxmail": (
+        clients.foxmail,
+        dict(
+            from_addr="dc-wmb@example.cn",
+            from_name="东城区文明办",
+            subject="东城区文明办报送国际志愿者日活动材料",
+            body="您好，附件是我单位的活动简报和照片，请查收。",
+            attachments=[
+                ("东城区国际志愿者日志愿服务活动简报（12月5日）.docx", BRIEF),
+                ("志愿服务现场照片一.jpg", PHOTO_A),
+                ("志愿服务现场照片二.jpg", PHOTO_B),
+            ],
+            date=when(12, 10),
+        ),
+        when(12, 10),
+    ),
+    "outlook_small": (
+        clients.outlook,
+        dict(
+            from_addr="nh-xcb@example.cn",
+            from_name="南湖县委宣传部",
+            subject="南湖县报送材料",
+            body="附件为照片。",
+            attachments=[("南湖县活动照片.jpg", SMALL), ("南湖县志愿服务简报.docx", BRIEF)],
+            date=when(12, 11),
+        ),
+        when(12, 11),
+    ),
+    "iphone_unregistered": (
+        clients.iphone,
+        dict(
+            from_addr="zhang.san@icloud.example",
+            from_name="张三",
+            subject="市志愿服务指导中心 照片",
+            body="照片见附件",
+            attachments=[("IMG_0001.JPG", PHOTO_C)],
+            date=when(12, 12),
+        ),
+        when(12, 12),
+    ),
+    "nobody": (
+        clients.netease_webmail,
+        dict(
+            from_addr="someone@163.example",
+            from_name="",
+            subject="活动材料",
+            body="请查收。",
+            attachments=[("现场.jpg", make_jpeg(1_100_000, seed=15))],
+            date=when(12, 13),
+        ),
+        when(12, 13),
+    ),
+    "hostile": (
+        clients.netease_webmail,
+        dict(
+            from_addr="xc-wmb@example.cn",
+            from_name="西城区文明办",
+            subject="西城区典型事例",
+            body="请查收。",
+            attachments=[("../../x.jpg", make_jpeg(1_100_000, seed=16)), ("典型事例.pdf", CASE)],
+            date=when(12, 14),
+        ),
+        when(12, 14),
+    ),
+    "auto_reply": (
+        clients.auto_reply,
+        dict(
+            from_addr="zyfw@example.cn",
+            from_name="市志愿服务指导中心",
+            subject="Re: 市志愿服务指导中心 照片",
+            body="您好，我正在休假，1月4日返回。",
+            date=when(12, 15),
+        ),
+        when(12, 15),
+    ),
+    "late": (
+        clients.netease_webmail,
+        dict(
+            from_addr="xc-wmb@example.cn",
+            from_name="西城区文明办",
+            subject="西城区补报简报",
+            body="补报。",
+            attachments=[("西城区活动简报.docx", make_docx("西城区活动简报"))],
+            date=when(1, 2, year=2021),
+        ),
+        when(1, 2, year=2021),
+    ),
 }
 
 
@@ -119,7 +187,9 @@ def test_a_campaign_mailbox_is_stored_by_unit_and_answered(setup: Setup) -> None
     assert (fox["unit"], fox["status"], fox["late"], fox["replied"]) == ("东城区文明办", "accepted", False, True)
     assert [(f["name"], f["category"]) for f in fox["files"]] == [
         ("东城区国际志愿者日志愿服务活动简报（12月5日）.docx", "brief"),
-        ("志愿服务现场照片一.jpg", "photo"), ("志愿服务现场照片二.jpg", "photo")]
+        ("志愿服务现场照片一.jpg", "photo"),
+        ("志愿服务现场照片二.jpg", "photo"),
+    ]
     assert fox["files"][1]["path"] == "idv-2020/东城区文明办/photo/志愿服务现场照片一.jpg"
     assert (setup.data / fox["files"][1]["path"]).read_bytes() == PHOTO_A
     assert units["东城区文明办"]["counts"] == {"brief": 1, "photo": 2, "case_study": 0, "other": 0}
@@ -133,8 +203,11 @@ def test_a_campaign_mailbox_is_stored_by_unit_and_answered(setup: Setup) -> None
 
     # Unregistered sender naming its unit: accepted, marked for review.
     iphone = by_mid[mid["iphone_unregistered"]]
-    assert (iphone["unit"], iphone["status"], iphone["review"]) == ("市志愿服务指导中心", "accepted",
-                                                                    ["unregistered-sender"])
+    assert (iphone["unit"], iphone["status"], iphone["review"]) == (
+        "市志愿服务指导中心",
+        "accepted",
+        ["unregistered-sender"],
+    )
     assert iphone["files"][0]["category"] == "photo"
 
     # Nobody identifiable: kept unassigned, files kept, sender asked.
@@ -144,8 +217,10 @@ def test_a_campaign_mailbox_is_stored_by_unit_and_answered(setup: Setup) -> None
 
     # Hostile file name: stored inside the data folder under a safe name.
     hostile = by_mid[mid["hostile"]]
-    assert [f["path"] for f in hostile["files"]] == ["idv-2020/西城区文明办/photo/x.jpg",
-                                                     "idv-2020/西城区文明办/case_study/典型事例.pdf"]
+    assert [f["path"] for f in hostile["files"]] == [
+        "idv-2020/西城区文明办/photo/x.jpg",
+        "idv-2020/西城区文明办/case_study/典型事例.pdf",
+    ]
     assert not (setup.dir / "x.jpg").exists() and not (setup.data.parent.parent / "x.jpg").exists()
 
     # Auto-reply: recorded, never answered.
@@ -159,8 +234,9 @@ def test_a_campaign_mailbox_is_stored_by_unit_and_answered(setup: Setup) -> None
 
     # Replies: one per answered message, threaded, marked as automatic, in Chinese.
     replies = {r["In-Reply-To"]: r for r in setup.replies()}
-    assert sorted(replies) == sorted(f"<{mid[n]}>" for n in
-                                     ("foxmail", "outlook_small", "iphone_unregistered", "nobody", "hostile", "late"))
+    assert sorted(replies) == sorted(
+        f"<{mid[n]}>" for n in ("foxmail", "outlook_small", "iphone_unregistered", "nobody", "hostile", "late")
+    )
     for reply in replies.values():
         assert reply["Auto-Submitted"] == "auto-replied"
         assert reply["X-Report-Intake"] == "idv-2020"
@@ -225,8 +301,9 @@ def test_a_reply_the_smtp_server_refuses_for_now_is_kept_and_sent_on_the_next_ru
     assert setup.status()["messages"][0]["replied"] is True
 
 
-def test_processed_mail_is_moved_when_a_processed_folder_is_configured(tmp_path: Path, dovecot: Dovecot,
-                                                                        smtp_sink: SmtpSink) -> None:
+def test_processed_mail_is_moved_when_a_processed_folder_is_configured(
+    tmp_path: Path, dovecot: Dovecot, smtp_sink: SmtpSink
+) -> None:
     config = write_config(tmp_path, dovecot, smtp_sink)
     text = config.read_text(encoding="utf-8")
     text = text.replace('folder = "INBOX"', 'folder = "INBOX"\nprocessed_folder = "已处理"')

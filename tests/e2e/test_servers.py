@@ -195,7 +195,7 @@ def test_stop_leaves_no_process_and_closes_the_port(dovecot: Dovecot) -> None:
     dovecot.stop()
 
     assert dovecot.pid is None
-    assert process_group_members(master) == []
+    assert process_group_members(master) == {}
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection((dovecot.host, dovecot.port), timeout=1).close()
 
