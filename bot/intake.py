@@ -196,6 +196,8 @@ class Intake:
         row.raw_path = self.store.archive_raw(raw)
         row.raw_sha256 = hashlib.sha256(raw).hexdigest()
         row.raw_size = len(raw)
+        s.add(row)
+        s.commit()  # archived: from here on nothing of this message can be lost
         decision = judge(analysis, self.unit_state(s, analysis.match.unit), self.ctx.campaign)
         placed = self._place_files(decision)
         # One transaction from here: items, problems, reply, ledger state.

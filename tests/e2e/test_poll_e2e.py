@@ -130,7 +130,7 @@ MAILS = {
             subject="西城区补报简报",
             body="补报。",
             attachments=[("西城区活动简报.docx", make_docx("西城区活动简报"))],
-            date=when(1, 2, year=2021),
+            date=when(12, 30),  # the Date header claims December; INTERNALDATE says January
         ),
         when(1, 2, year=2021),
     ),

@@ -1,0 +1,108 @@
+"""The shell around one message, on a real SQLite file and a real folder (no network)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlmodel import select
+
+from bot.config import CampaignConfig
+from bot.intake import Intake, Source
+from bot.model import Unit
+from bot.pipeline import Context
+from bot.render import Identity, Templates
+from bot.roster import Roster
+from storage import tables as t
+from storage.db import make_engine, session
+from storage.files import FileStore
+from tests.fixtures import clients
+from tests.fixtures.files import make_docx, make_jpeg
+
+TZ = ZoneInfo("Asia/Shanghai")
+CAMPAIGN = CampaignConfig(
+    name="活动", slug="idv-2020", opens=datetime(2020, 12, 3, tzinfo=TZ),
+    deadline=datetime(2020, 12, 31, 18, tzinfo=TZ), timezone=TZ,
+)
+ROSTER = Roster((Unit("东城区文明办", (), ("dc@example.cn",), "区县", True),))
+RECEIVED = datetime(2020, 12, 10, 9, tzinfo=TZ)
+NOW = datetime(2020, 12, 10, 2, 5, tzinfo=UTC)
+RAW = clients.netease_webmail(
+    from_addr="dc@example.cn", from_name="东城区文明办", to="bot@163.example", subject="东城区报送",
+    body="请查收", attachments=[("简报.docx", make_docx("简报")), ("1.jpg", make_jpeg(1_100_000, seed=5))],
+    date=RECEIVED,
+)
+
+
+@pytest.fixture
+def intake(tmp_path: Path) -> Intake:
+    engine = make_engine(f"sqlite:///{tmp_path / 'intake.db'}")
+    return Intake(Context(CAMPAIGN, ROSTER, ("bot@163.example",)), engine, FileStore(tmp_path),
+                  Templates(), Identity("bot@163.example", "材料收集"))
+
+
+def rows(intake: Intake, table: type) -> list:
+    with session(intake.engine) as s:
+        return list(s.exec(select(table)).all())
+
+
+def test_processing_the_same_uid_twice_stores_and_queues_once(intake: Intake) -> None:
+    source = Source("INBOX", 7, 1)
+    first = intake.process(RAW, RECEIVED, source, NOW)
+    second = intake.process(RAW, RECEIVED, source, NOW)
+    assert (first.state, second.state, first.row_id) == ("stored", "stored", second.row_id)
+    assert len(rows(intake, t.ItemRow)) == 2 and len(rows(intake, t.OutboxRow)) == 1
+
+
+def test_a_run_killed_after_writing_files_is_resumed_without_doubling_anything(
+    intake: Intake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def killed(*_args: object, **_kwargs: object) -> None:
+        raise KeyboardInterrupt  # not an Exception: like a kill, nothing is recorded
+
+    monkeypatch.setattr(Intake, "_queue_reply", killed)
+    with pytest.raises(KeyboardInterrupt):
+        intake.process(RAW, RECEIVED, Source("INBOX", 7, 1), NOW)
+    (claimed,) = rows(intake, t.MessageRow)
+    assert claimed.state == "claimed" and rows(intake, t.ItemRow) == []
+    monkeypatch.undo()
+
+    result = intake.process(RAW, RECEIVED, Source("INBOX", 7, 1), NOW)
+    assert result.state == "stored"
+    (row,) = rows(intake, t.MessageRow)
+    assert row.attempts == 2
+    files = sorted(p.relative_to(tmp_path).as_posix() for p in (tmp_path / "idv-2020").rglob("*") if p.is_file())
+    assert files == ["idv-2020/东城区文明办/brief/简报.docx", "idv-2020/东城区文明办/photo/1.jpg"]
+    assert sorted(i.path for i in rows(intake, t.ItemRow)) == files
+    assert len(rows(intake, t.OutboxRow)) == 1
+
+
+def test_a_message_that_raises_is_recorded_as_failed_and_the_next_one_goes_on(
+    intake: Intake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise ValueError("boom")
+
+    monkeypatch.setattr(Intake, "_place_files", broken)
+    failed = intake.process(RAW, RECEIVED, Source("INBOX", 7, 1), NOW)
+    monkeypatch.undo()
+    other = clients.foxmail(from_addr="dc@example.cn", from_name="", to="bot@163.example", subject="补报",
+                            body="x", attachments=[("2.jpg", make_jpeg(1_100_000, seed=6))], date=RECEIVED)
+    ok = intake.process(other, RECEIVED, Source("INBOX", 7, 2), NOW)
+    assert (failed.state, ok.state) == ("failed", "stored")
+    bad = next(r for r in rows(intake, t.MessageRow) if r.uid == 1)
+    assert "ValueError: boom" in (bad.error or "") and bad.raw_path is not None
+    # A failed message is not retried in a loop: seeing its UID again changes nothing.
+    assert intake.process(RAW, RECEIVED, Source("INBOX", 7, 1), NOW).state == "failed"
+
+
+def test_unrelated_mail_keeps_no_content(intake: Intake, tmp_path: Path) -> None:
+    raw = clients.plain_mail(from_addr="friend@qq.example", from_name="老同学", to="bot@163.example",
+                             subject="周末吃饭", body="有空吗", date=RECEIVED)
+    result = intake.process(raw, RECEIVED, Source("INBOX", 7, 3), NOW)
+    (row,) = rows(intake, t.MessageRow)
+    assert result.state == "unrelated" and not result.campaign
+    assert (row.subject, row.from_addr, row.message_id, row.raw_path) == (None, None, None, None)
+    assert not (tmp_path / "raw").exists()
