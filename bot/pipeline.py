@@ -16,7 +16,7 @@ from bot.facts import inspect_file
 from bot.identify import identify
 from bot.model import Attachment, Category, ItemPlan, Mail, Problem, UnitMatch, UnitState
 from bot.roster import Roster
-from bot.triage import automatic_reason
+from bot.triage import LOOP_HEADER, automatic_reason
 
 # Reply kinds.
 RECEIPT = "receipt"
@@ -64,7 +64,17 @@ def analyse(mail: Mail, received_at: datetime, ctx: Context) -> Analysis:
     match = identify(mail, ctx.roster)
     items = tuple(plan_item(i, a, mail, ctx.campaign) for i, a in enumerate(mail.attachments))
     relevant, why = relevance(mail, received_at, match, items, ctx.campaign)
+    if not relevant and automatic == "bounce" and returns_our_mail(mail):
+        relevant, why = True, "bounce-of-our-mail"  # staff must learn that a reply did not arrive
     return Analysis(mail, received_at, automatic, match, items, relevant, why)
+
+
+def returns_our_mail(mail: Mail) -> bool:
+    """A bounce that carries back a mail we sent (it has our loop header)."""
+    marker = LOOP_HEADER.lower().encode("ascii") + b":"
+    return any(marker in a.payload[:65536].lower() for a in mail.attachments) or (
+        LOOP_HEADER.lower() + ":" in mail.text.lower()
+    )
 
 
 def plan_item(index: int, attachment: Attachment, mail: Mail, campaign: CampaignConfig) -> ItemPlan:

@@ -133,3 +133,14 @@ def test_a_mail_with_no_files_from_a_unit_is_told_nothing_was_attached() -> None
     d = decide_for(mail())
     assert [p.code for p in d.problems] == ["no_attachments"]
     assert d.outcome.reply == PROBLEMS
+
+
+def test_a_bounce_of_our_own_mail_is_kept_for_staff_but_not_answered() -> None:
+    returned = Attachment("returned.eml", "message/rfc822", "", None,
+                          b"From: collect@163.example\r\nX-Report-Intake: idv-2020\r\nSubject: x\r\n\r\nbody")
+    bounce = Mail(message_id="b@x", subject="Undelivered Mail Returned to Sender", from_addr="mailer-daemon@mx.example",
+                  from_name="", to=(), date=None, content_type="multipart/report", headers=(), text="", html="",
+                  attachments=(returned,))
+    d = decide_for(bounce)
+    assert (d.analysis.relevant, d.analysis.relevance, d.analysis.automatic) == (True, "bounce-of-our-mail", "bounce")
+    assert (d.outcome.reply, d.outcome.status) == (NO_REPLY, "ignored")
