@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import mailparser
 import pytest
 
-from bot.parse import html_to_text, parse_mail
+from bot.html_text import html_to_text
+from bot.parse import parse_mail
 
 RARE = "朱镕基 张喆"  # 镕 and 喆 exist in GBK but not in GB2312
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 4 + b"\xff\xd9"
