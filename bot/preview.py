@@ -18,8 +18,11 @@ def preview(raw: bytes, received_at: datetime | None, fallback_time: datetime, c
     analysis = analyse(mail, when, ctx)
     decision = judge(analysis, UnitState(), ctx.campaign)
     would_reply = analysis.relevant and decision.outcome.reply != NO_REPLY and bool(mail.from_addr)
+    failure = next((d for d in mail.defects if d.startswith("unparsable")), None)
     return {
-        "ok": True,
+        "ok": failure is None,
+        "error": failure,
+        "has_headers": bool(mail.headers),
         "message_id": mail.message_id,
         "from": mail.from_addr,
         "subject": mail.subject,
