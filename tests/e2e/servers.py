@@ -31,7 +31,7 @@ from imapclient import IMAPClient, imap_utf7
 LOOPBACK = "127.0.0.1"
 DOVECOT_BINARY = shutil.which("dovecot", path=os.pathsep.join(["/usr/sbin", "/usr/local/sbin", os.defpath]))
 STOP_TIMEOUT = 5.0  # seconds before stop() turns to SIGKILL
-HOLD_NO_MAIL = {"dovecot", "anvil", "log"}  # process names (the master, ...) safe to SIGKILL at once
+LINGER_AT_SHUTDOWN = {"dovecot", "anvil", "log"}  # the master and the helpers it keeps until the end
 MAIL_OWNER = "nobody"  # any non-root account works; Dovecot will not touch mail as uid 0
 
 
@@ -134,6 +134,9 @@ class Dovecot:
         if self.port == 0:
             self.port = free_port(self.host)
         self.config_path.write_text(self._config())
+        # Nothing of ours runs now, so a lock left by a master killed in stop() is stale; the next master
+        # would otherwise wait minutes for it.
+        (self.root / "state" / "instances.lock").unlink(missing_ok=True)
         with self.log_path.open("ab") as console:
             self._proc = subprocess.Popen(
                 [str(DOVECOT_BINARY), "-F", "-c", str(self.config_path)],
@@ -153,8 +156,10 @@ class Dovecot:
         """Stop the master and every process it started; leaves nothing running.
 
         SIGTERM goes to the whole process group at once (the signal the master would pass on to its
-        children). The processes that touch mail exit within milliseconds; the master, `anvil` and `log`
-        sometimes linger for 1 to 6 seconds, so once only they are left they are killed: they hold no mail.
+        children). The processes that touch mail exit within milliseconds, but `anvil` and `log` sometimes
+        linger for 1 to 6 seconds, and the master waits for them; once only they are left they are killed
+        (they hold no mail) and the master exits by itself. The master itself is killed only after
+        STOP_TIMEOUT: killed, it leaves a stale state/instances.lock that start() removes.
         """
         proc, self._proc = self._proc, None
         if proc is None:
@@ -164,8 +169,13 @@ class Dovecot:
             os.killpg(pgid, signal.SIGTERM)
         deadline = time.monotonic() + STOP_TIMEOUT
         while members := process_group_members(pgid):
-            if time.monotonic() > deadline or set(members.values()) <= HOLD_NO_MAIL:
+            if time.monotonic() > deadline:
                 _kill_group(pgid)
+            elif set(members.values()) <= LINGER_AT_SHUTDOWN:
+                for pid, name in members.items():
+                    if name != "dovecot":
+                        with suppress(ProcessLookupError):
+                            os.kill(pid, signal.SIGKILL)
             time.sleep(0.005)
             proc.poll()  # reap the master, or it stays a zombie of ours
 
