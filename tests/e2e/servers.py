@@ -250,6 +250,7 @@ class Dovecot:
                 f"first_valid_uid = {self._owner.pw_uid}",
                 f"last_valid_uid = {self._owner.pw_uid}",
                 "mail_location = maildir:~/Maildir",
+                "imap_id_log = *",  # the log shows what a client says in the IMAP ID command
                 "passdb {",
                 "  driver = passwd-file",
                 f"  args = {self.passwd_path}",

@@ -313,3 +313,9 @@ def test_processed_mail_is_moved_when_a_processed_folder_is_configured(
     setup.intake("poll", "--once")
     assert list(fetch_flags(dovecot)) == [loaded["unrelated"][0]]
     assert len(fetch_flags(dovecot, folder="已处理")) == 1
+
+
+def test_the_bot_identifies_itself_with_the_imap_id_command(setup: Setup) -> None:
+    # NetEase 163/126 refuse SELECT ("Unsafe Login") from clients that do not send ID.
+    setup.intake("poll", "--once")
+    assert "ID sent: name=report-intake, version=0.1.0" in setup.dovecot.log_text()
