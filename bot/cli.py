@@ -30,6 +30,8 @@ from storage.files import sha256_hex
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Email intake bot for report campaigns.")
 console = Console(soft_wrap=True)
+if not console.is_terminal:  # piped or captured: rich would assume 80 columns and cut Chinese names
+    console = Console(soft_wrap=True, width=160)
 
 
 class State:
@@ -234,7 +236,8 @@ def print_status(report: dict[str, Any], tx: Templates) -> None:
     table.add_column(words(tx, "late"))
     for unit in report["units"]:
         style = "green" if unit["complete"] and unit["required"] else ("red" if unit["required"] else "dim")
-        missing = "、".join(tx.text("short_categories", m) for m in unit["missing"]) or words(tx, "complete")
+        missing = "、".join(tx.text("short_categories", m) for m in unit["missing"]) or words(
+            tx, "complete" if unit["required"] else "not_required")
         table.add_row(
             unit["name"], unit["group"], words(tx, "yes" if unit["required"] else "no"),
             *(str(unit["counts"][cat.value]) for cat in CATEGORIES),
