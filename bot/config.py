@@ -67,6 +67,16 @@ class ClassifyRules:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """Bounds on what one mail may make the bot unpack; past them the file becomes a problem."""
+
+    max_unpacked_bytes: int = 512 * 1024 * 1024  # per mail, all archive entries together
+    max_entries: int = 2000  # per mail
+    max_ratio: int = 200  # unpacked size / packed size of one entry
+    max_depth: int = 3  # archives inside archives
+
+
+@dataclass(frozen=True)
 class CampaignConfig:
     name: str
     slug: str
@@ -80,6 +90,7 @@ class CampaignConfig:
     keywords: tuple[str, ...] = ()
     max_image_pixels: int = 120_000_000
     classify: ClassifyRules = ClassifyRules()
+    limits: Limits = Limits()
 
     @property
     def closes(self) -> datetime:
@@ -283,4 +294,10 @@ class _Reader:
             keywords=tuple(self.get("campaign", "keywords", list, [])),
             max_image_pixels=self.positive_int("campaign", "max_image_pixels", 120_000_000),
             classify=rules,
+            limits=Limits(
+                max_unpacked_bytes=self.positive_int("limits", "max_unpacked_bytes", Limits.max_unpacked_bytes),
+                max_entries=self.positive_int("limits", "max_entries", Limits.max_entries),
+                max_ratio=self.positive_int("limits", "max_ratio", Limits.max_ratio),
+                max_depth=self.positive_int("limits", "max_depth", Limits.max_depth),
+            ),
         )

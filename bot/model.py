@@ -104,6 +104,52 @@ class FileFacts:
     camera: str | None = None
     title: str | None = None  # document title (metadata or first heading)
     text_head: str = ""  # first characters of the document's text
+    embedded_images: int = 0  # pictures pasted inside a document (docx, pdf, doc, wps)
+    text_garbled: bool = False  # extracted text looks like garbage (not trusted for classification)
+    taken_at: str | None = None  # EXIF DateTimeOriginal as written
+
+
+@dataclass(frozen=True)
+class Part:
+    """A file after containers are opened: a plain attachment, or an entry of an archive, a forwarded
+    mail or an Outlook winmail.dat. `filename` is the leaf name (data, never a path)."""
+
+    filename: str
+    payload: bytes
+    path: str = ""  # how staff find it: "材料.zip/照片/1.jpg"; "" for a top-level attachment
+    folder_hint: str = ""  # folder names inside the archive ("照片/典型事例"), a classification hint
+    origin: str = "attachment"  # attachment | zip | 7z | rar | tnef | forward
+    content_type: str = ""
+    disposition: str = ""
+    content_id: str | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.payload)
+
+    @cached_property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.payload).hexdigest()
+
+
+@dataclass(frozen=True)
+class Unpacked:
+    """What opening the containers of a mail gave."""
+
+    parts: tuple[Part, ...]
+    problems: tuple[Problem, ...] = ()  # encrypted archive, bomb, unsupported format, corrupt file …
+    senders: tuple[tuple[str, str], ...] = ()  # (address, display name) of forwarded inner mails
+
+
+@dataclass(frozen=True)
+class LargeFileLink:
+    """A file the sender's webmail put behind a download link (超大附件) instead of attaching it."""
+
+    provider: str  # "163" | "126" | "dashi" | "qq"
+    url: str
+    filename: str
+    size: str = ""  # as the mail shows it ("25.3M")
+    expires: str = ""  # as the mail shows it ("2020年12月30日 10:00")
 
 
 @dataclass(frozen=True)
@@ -136,7 +182,7 @@ class UnitState:
 class ItemPlan:
     """One attachment and what the pipeline decided about it."""
 
-    index: int  # position in Mail.attachments
+    index: int  # position in the unpacked parts of the message
     filename: str
     category: Category
     reason: str
