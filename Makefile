@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 DOVECOT := /usr/sbin/dovecot
+BSDTAR := /usr/bin/bsdtar
+DEBIAN_PACKAGES := dovecot-imapd libarchive-tools
 # pip runs again only when the project metadata changes (or after `make clean`)
 STAMP := $(VENV)/.installed
 
@@ -10,14 +12,15 @@ STAMP := $(VENV)/.installed
 
 install: install-dovecot install-python
 
-# Dovecot is needed by the e2e tests only; apt runs only when it is missing and we are root.
+# Debian packages: Dovecot for the e2e tests, bsdtar (libarchive-tools) to open RAR archives.
+# apt runs only when one is missing and we are root.
 install-dovecot:
-	@if [ -x $(DOVECOT) ]; then \
-		echo "dovecot: $$($(DOVECOT) --version)"; \
+	@if [ -x $(DOVECOT) ] && [ -x $(BSDTAR) ]; then \
+		echo "dovecot: $$($(DOVECOT) --version); $$($(BSDTAR) --version)"; \
 	elif [ "$$(id -u)" = 0 ]; then \
-		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y dovecot-imapd; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $(DEBIAN_PACKAGES); \
 	else \
-		echo "dovecot is missing; the e2e tests need it: sudo apt-get install -y dovecot-imapd"; \
+		echo "missing Debian packages; install them: sudo apt-get install -y $(DEBIAN_PACKAGES)"; \
 	fi
 
 install-python: $(STAMP)
