@@ -25,6 +25,7 @@ DEFAULT_CASE_WORDS = (
     "案例", "事迹", "经验", "做法",
 )
 DEFAULT_PHOTO_WORDS = ("照片", "图片", "相片", "摄影", "IMG", "DSC")
+DEFAULT_COMPRESSED_NAMES = (r"^mmexport\d{13}", r"^微信图片_\d{8,}", r"^wx_camera_\d{13}", r"^QQ图片\d{8,}")
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,12 @@ class ServerConfig:
 @dataclass(frozen=True)
 class ImapConfig(ServerConfig):
     folder: str = "INBOX"
+    folders: tuple[str, ...] = ()  # several folders to poll (163 files mail under 垃圾邮件, 订阅邮件 …)
     processed_folder: str = ""
+
+    @property
+    def poll_folders(self) -> tuple[str, ...]:
+        return self.folders or (self.folder,)
     keyword: str = "$IntakeDone"
     timeout_seconds: float = 60.0
 
@@ -64,6 +70,10 @@ class ClassifyRules:
     brief: tuple[str, ...] = DEFAULT_BRIEF_WORDS
     case_study: tuple[str, ...] = DEFAULT_CASE_WORDS
     photo: tuple[str, ...] = DEFAULT_PHOTO_WORDS
+    # File names of photos that went through WeChat or QQ (compressed copies), as regular expressions.
+    compressed_names: tuple[str, ...] = DEFAULT_COMPRESSED_NAMES
+    # A photo with no camera EXIF whose long edge is at most this many pixels looks like a compressed copy.
+    compressed_long_edge: int = 2000
 
 
 @dataclass(frozen=True)
@@ -217,6 +227,7 @@ class _Reader:
         return ImapConfig(
             **common,
             folder=self.get("imap", "folder", str, "INBOX"),
+            folders=tuple(self.get("imap", "folders", list, [])),
             processed_folder=self.get("imap", "processed_folder", str, ""),
             keyword=keyword,
             timeout_seconds=float(self.get("imap", "timeout_seconds", (int, float), 60)),
@@ -280,6 +291,8 @@ class _Reader:
             brief=tuple(self.get("classify", "brief", list, list(DEFAULT_BRIEF_WORDS))),
             case_study=tuple(self.get("classify", "case_study", list, list(DEFAULT_CASE_WORDS))),
             photo=tuple(self.get("classify", "photo", list, list(DEFAULT_PHOTO_WORDS))),
+            compressed_names=tuple(self.get("classify", "compressed_names", list, list(DEFAULT_COMPRESSED_NAMES))),
+            compressed_long_edge=self.positive_int("classify", "compressed_long_edge", 2000),
         )
         return CampaignConfig(
             name=self.get("campaign", "name", str),

@@ -35,6 +35,8 @@ def poll_and_flush(app: App, clock: Callable[[], datetime]) -> CycleReport:
     try:
         with app.mailbox() as box:
             poll_report = poll_once(box, app.intake, app.engine, clock)
+        if poll_report.errors:
+            error = "; ".join(poll_report.errors)
     except MailboxError as exc:
         error = str(exc)
         log.error("%s", exc)

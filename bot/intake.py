@@ -20,6 +20,7 @@ from bot.model import CATEGORIES, ItemPlan, Mail, UnitState
 from bot.parse import parse_mail
 from bot.pipeline import NO_REPLY, Analysis, Context, Decision, analyse, judge
 from bot.render import FileLine, Identity, ReplyInput, Templates, UnitSummary, local_moment, render_reply
+from bot.triage import returned_message_ids
 from storage import tables as t
 from storage.db import session
 from storage.files import FileStore, safe_name
@@ -205,12 +206,16 @@ class Intake:
             if item.skipped is None:
                 s.add(self._item_row(row, decision, item, placed.get(item.index)))
         texts = [self.templates.problem_text(p, self.ctx.campaign, analysis.received_at) for p in decision.problems]
+        for link in analysis.links:
+            s.add(t.LinkRow(message_row_id=row.id or 0, unit=analysis.match.unit, provider=link.provider,
+                            url=link.url, filename=link.filename, size=link.size, expires=link.expires))
         for problem, text in zip(decision.problems, texts, strict=True):
             s.add(t.ProblemRow(message_row_id=row.id or 0, unit=analysis.match.unit, code=problem.code,
                                file=problem.file, text=text))
         row.state = t.STORED
         row.disposition = decision.outcome.status
         row.review = ",".join(decision.outcome.review) or None
+        self._record_bounce(s, row, analysis)
         row.late = decision.late
         row.updated_at = now
         row.error = None
@@ -221,19 +226,31 @@ class Intake:
         s.commit()
         return Result(row.id or 0, t.STORED, True, row.reply_kind)
 
+    def _record_bounce(self, s: Session, row: t.MessageRow, analysis: Analysis) -> None:
+        """A bounce of a mail we sent is recorded against that outbox entry, for staff."""
+        if analysis.automatic != "bounce":
+            return
+        ids = [f"<{mid}>" for mid in returned_message_ids(analysis.mail)]
+        if not ids:
+            return
+        for entry in s.exec(select(t.OutboxRow).where(t.OutboxRow.header_message_id.in_(ids))).all():
+            entry.bounce_row_id = row.id
+            s.add(entry)
+            row.review = "bounced-reply"
+
     def _place_files(self, decision: Decision) -> dict[int, str]:
         """Write every file of the message, idempotently; a late-rejected message keeps only its raw."""
         if any(p.code == "late_rejected" for p in decision.problems):
             return {}
         unit = decision.analysis.match.unit
         folder_unit = unit if unit is not None else UNASSIGNED_FOLDER
-        attachments = decision.analysis.mail.attachments
+        parts = decision.analysis.unpacked.parts
         placed: dict[int, str] = {}
         for item in decision.items:
             if item.skipped is None and not item.already_stored:
                 folder = (self.campaign_top, folder_unit, item.category.value)
                 placed[item.index] = self.store.place(
-                    folder, item.filename, attachments[item.index].payload, item.sha256
+                    folder, item.filename, parts[item.index].payload, item.sha256
                 )
         return placed
 
@@ -241,7 +258,7 @@ class Intake:
         f = item.facts
         return t.ItemRow(
             message_row_id=row.id or 0, unit=decision.analysis.match.unit, category=item.category.value,
-            filename=item.filename, path=path, size=item.size, sha256=item.sha256, kind=f.kind,
+            filename=item.filename, source=item.source, path=path, size=item.size, sha256=item.sha256, kind=f.kind,
             reason=item.reason, counted=item.counted and path is not None, already_stored=item.already_stored,
             late=decision.late, width=f.width, height=f.height, has_exif=f.has_exif, title=f.title,
         )
@@ -267,7 +284,7 @@ class Intake:
         analysis = decision.analysis
         mail = analysis.mail
         received = tuple(
-            FileLine(i.filename, i.category.value, i.size) for i in decision.items if i.counted and i.index in placed
+            FileLine(i.shown, i.category.value, i.size) for i in decision.items if i.counted and i.index in placed
         )
         notes = self._notes(decision, placed)
         reply_input = ReplyInput(
@@ -295,10 +312,10 @@ class Intake:
                                  deadline=local_moment(campaign.deadline, campaign)))
         for item in decision.items:
             if item.skipped is None and item.already_stored:
-                notes.append(tx.text("notes", "already_stored", file=item.filename))
+                notes.append(tx.text("notes", "already_stored", file=item.shown))
             stored = placed.get(item.index)
             if stored is not None:
                 stored_name = stored.rsplit("/", 1)[-1]
-                if safe_name(item.filename) != item.filename:
+                if safe_name(item.filename) != item.filename and not item.source:
                     notes.append(tx.text("notes", "renamed", original=item.filename, stored=stored_name))
         return tuple(notes)

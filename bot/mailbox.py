@@ -89,9 +89,10 @@ class ImapMailbox:
             raise MailboxError("not connected")
         return self.client
 
-    def open_folder(self) -> FolderState:
+    def open_folder(self, name: str | None = None) -> FolderState:
+        """Select a folder (by its real name, Chinese included: imapclient encodes modified UTF-7)."""
         client = self._client()
-        name = self.config.folder
+        name = name or self.config.folder
         try:
             info = client.select_folder(name)
         except IMAPClientError as exc:

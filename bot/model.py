@@ -192,3 +192,9 @@ class ItemPlan:
     counted: bool  # stored and counted for the unit
     already_stored: bool = False  # same content already stored for this unit
     skipped: str | None = None  # why it is not a submission (e.g. "inline-image")
+    source: str = ""  # where it sat in the mail when not a plain attachment: "材料.zip/照片/1.jpg"
+
+    @property
+    def shown(self) -> str:
+        """The name a person recognises: the path inside the mail, or the file name."""
+        return self.source or self.filename

@@ -14,9 +14,11 @@ from bot.classify import classify
 from bot.config import CampaignConfig
 from bot.facts import inspect_file
 from bot.identify import identify
-from bot.model import Attachment, Category, ItemPlan, Mail, Problem, UnitMatch, UnitState
+from bot.links import find_large_links
+from bot.model import Category, FileFacts, ItemPlan, LargeFileLink, Mail, Part, Problem, UnitMatch, UnitState, Unpacked
 from bot.roster import Roster
 from bot.triage import LOOP_HEADER, automatic_reason
+from bot.unpack import unpack
 
 # Reply kinds.
 RECEIPT = "receipt"
@@ -38,7 +40,9 @@ class Analysis:
     received_at: datetime
     automatic: str | None  # why no reply is due (auto-reply, bounce, list, own-address, loop)
     match: UnitMatch
-    items: tuple[ItemPlan, ...]
+    unpacked: Unpacked  # the files once archives, forwards and winmail.dat are opened
+    links: tuple[LargeFileLink, ...]  # files left behind download links (超大附件)
+    items: tuple[ItemPlan, ...]  # one per unpacked part, same order
     relevant: bool
     relevance: str  # the signal that made it campaign mail, or why it is not
 
@@ -61,12 +65,29 @@ class Decision:
 
 def analyse(mail: Mail, received_at: datetime, ctx: Context) -> Analysis:
     automatic = automatic_reason(mail, ctx.own_addresses)
-    match = identify(mail, ctx.roster)
-    items = tuple(plan_item(i, a, mail, ctx.campaign) for i, a in enumerate(mail.attachments))
+    unpacked = unpack(mail.attachments, ctx.campaign.limits)
+    match = identify_sender(mail, unpacked, ctx.roster)
+    links = find_large_links(mail)
+    items = tuple(plan_item(i, p, mail, ctx.campaign) for i, p in enumerate(unpacked.parts))
     relevant, why = relevance(mail, received_at, match, items, ctx.campaign)
+    if relevant is False and why == "no-signal" and links:
+        relevant, why = True, "large-file-link"
     if not relevant and automatic == "bounce" and returns_our_mail(mail):
         relevant, why = True, "bounce-of-our-mail"  # staff must learn that a reply did not arrive
-    return Analysis(mail, received_at, automatic, match, items, relevant, why)
+    return Analysis(mail, received_at, automatic, match, unpacked, links, items, relevant, why)
+
+
+def identify_sender(mail: Mail, unpacked: Unpacked, roster: Roster) -> UnitMatch:
+    """The outer sender when registered, else a registered inner sender of a forwarded mail,
+    else the names in the mail."""
+    match = identify(mail, roster)
+    if match.how.startswith("address"):
+        return match
+    for address, _name in unpacked.senders:
+        unit = roster.by_email(address)
+        if unit is not None:
+            return UnitMatch(unit.name, "forwarded", address, "forwarded", needs_review=True)
+    return match
 
 
 def returns_our_mail(mail: Mail) -> bool:
@@ -77,19 +98,20 @@ def returns_our_mail(mail: Mail) -> bool:
     )
 
 
-def plan_item(index: int, attachment: Attachment, mail: Mail, campaign: CampaignConfig) -> ItemPlan:
-    facts = inspect_file(attachment.payload, attachment.filename, max_image_pixels=campaign.max_image_pixels)
-    verdict = classify(attachment.filename, facts, campaign.classify)
+def plan_item(index: int, part: Part, mail: Mail, campaign: CampaignConfig) -> ItemPlan:
+    facts = inspect_file(part.payload, part.filename, max_image_pixels=campaign.max_image_pixels)
+    verdict = classify(part.filename, facts, campaign.classify, folder_hint=part.folder_hint)
     return ItemPlan(
         index=index,
-        filename=attachment.filename or default_name(index, facts.kind),
+        filename=part.filename or default_name(index, facts.kind),
         category=verdict.category,
         reason=verdict.reason,
         facts=facts,
-        size=attachment.size,
-        sha256=attachment.sha256,
+        size=part.size,
+        sha256=part.sha256,
         counted=False,
-        skipped="inline-image" if is_embedded_image(attachment, mail, facts.is_image) else None,
+        skipped="inline-image" if is_embedded_image(part, mail, facts) else None,
+        source=part.path,
     )
 
 
@@ -97,12 +119,17 @@ def default_name(index: int, kind: str) -> str:
     return f"attachment-{index + 1}.{kind if kind != 'unknown' else 'bin'}"
 
 
-def is_embedded_image(attachment: Attachment, mail: Mail, is_image: bool) -> bool:
-    """A picture the HTML body shows by `cid:` (a signature logo, a pasted banner) is not a file
-    the unit submitted. A named photo marked `inline` (Apple Mail) is still a submission."""
-    if not is_image or attachment.disposition == "attachment" or not attachment.content_id:
+EMBEDDED_IMAGE_MAX_BYTES = 256 * 1024  # a cid: picture above this, or with camera EXIF, is a photo
+
+
+def is_embedded_image(part: Part, mail: Mail, facts: FileFacts) -> bool:
+    """A small picture the HTML body shows by `cid:` (a signature logo, a pasted banner) is not a file
+    the unit submitted. A photo marked `inline` (Apple Mail shows photos by cid: too) still is."""
+    if not facts.is_image or part.origin != "attachment" or part.disposition == "attachment":
         return False
-    return f"cid:{attachment.content_id}".lower() in mail.html.lower()
+    if not part.content_id or f"cid:{part.content_id}".lower() not in mail.html.lower():
+        return False
+    return part.size < EMBEDDED_IMAGE_MAX_BYTES and not facts.has_exif
 
 
 def relevance(
@@ -127,7 +154,8 @@ def relevance(
 
 def judge(analysis: Analysis, state: UnitState, campaign: CampaignConfig) -> Decision:
     items = mark_already_stored(analysis.items, state)
-    facts = Facts(campaign, analysis.received_at, analysis.match, items)
+    facts = Facts(campaign, analysis.received_at, analysis.match, items, analysis.unpacked.problems,
+                  analysis.links)
     problems = check(facts)
     items = tuple(replace(i, counted=counts_toward_unit(i, problems)) for i in items)
     return Decision(analysis, items, problems, facts.late, decide(analysis, items, problems))

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from bot.intake import Intake, Result, Source
-from bot.mailbox import FolderState, ImapMailbox
+from bot.mailbox import FolderState, ImapMailbox, MailboxError
 from storage import tables as t
 from storage.db import session
 
@@ -25,6 +25,7 @@ class PollReport:
     fetched: int = 0
     results: list[Result] = field(default_factory=list)
     resynced: int = 0
+    errors: list[str] = field(default_factory=list)
 
     def count(self, state: str) -> int:
         return sum(1 for r in self.results if r.state == state)
@@ -50,8 +51,23 @@ def save_cursor(engine: Engine, folder: str, uidvalidity: int, last_uid: int) ->
 def poll_once(
     box: ImapMailbox, intake: Intake, engine: Engine, clock: Callable[[], datetime]
 ) -> PollReport:
+    """Every configured folder in turn; a folder that cannot be opened is logged and skipped."""
     report = PollReport()
-    folder = box.open_folder()
+    for name in box.config.poll_folders:
+        try:
+            folder = box.open_folder(name)
+        except MailboxError as exc:
+            log.error("%s", exc)
+            report.errors.append(str(exc))
+            continue
+        poll_folder(box, folder, intake, engine, clock, report)
+    return report
+
+
+def poll_folder(
+    box: ImapMailbox, folder: FolderState, intake: Intake, engine: Engine, clock: Callable[[], datetime],
+    report: PollReport,
+) -> None:
     cursor = load_cursor(engine, folder.name)
     since = (intake.ctx.campaign.opens - timedelta(days=1)).date()
     if cursor is None:
@@ -75,7 +91,6 @@ def poll_once(
         save_cursor(engine, folder.name, folder.uidvalidity, uid)
     if cursor is None or cursor.uidvalidity != folder.uidvalidity:
         save_cursor(engine, folder.name, folder.uidvalidity, max(uids, default=0))
-    return report
 
 
 def mark(box: ImapMailbox, engine: Engine, row_id: int, uid: int) -> None:

@@ -87,6 +87,9 @@ class Templates:
         self.catalogue: dict[str, dict[str, str]] = tomllib.loads(catalogue_file.read_text(encoding="utf-8"))
         self.env.filters["filesize"] = filesize
         self.env.filters["label"] = self.label
+        # Catalogue texts: a parameter a problem does not carry renders empty instead of failing.
+        self.text_env = Environment(autoescape=False, keep_trailing_newline=False)
+        self.text_env.filters["filesize"] = filesize
 
     def label(self, category: str) -> str:
         return self.catalogue["categories"].get(category, category)
@@ -95,7 +98,7 @@ class Templates:
         source = self.catalogue.get(section, {}).get(code)
         if source is None:
             return code
-        return self.env.from_string(source).render(**params).strip()
+        return self.text_env.from_string(source).render(**params).strip()
 
     def problem_text(self, problem: Problem, campaign: CampaignConfig, received_at: datetime) -> str:
         params: dict[str, Any] = dict(problem.params)

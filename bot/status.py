@@ -33,15 +33,22 @@ def status_report(engine: Engine, roster: Roster, campaign: CampaignConfig) -> d
         items = s.exec(select(t.ItemRow).order_by(t.ItemRow.id)).all()
         problems = s.exec(select(t.ProblemRow).order_by(t.ProblemRow.id)).all()
         sent = set(s.exec(select(t.OutboxRow.message_row_id).where(t.OutboxRow.state == t.SENT)).all())
+        bounced = set(s.exec(select(t.OutboxRow.message_row_id).where(t.OutboxRow.bounce_row_id.is_not(None))).all())
+        links = s.exec(select(t.LinkRow).order_by(t.LinkRow.id)).all()
         unrelated = len(s.exec(select(t.MessageRow.id).where(t.MessageRow.state == t.UNRELATED)).all())
 
     mid_of = {m.id: m.message_id for m in messages}
+    links_by_msg: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for link in links:
+        links_by_msg[link.message_row_id].append({"provider": link.provider, "url": link.url,
+                                                  "name": link.filename, "size": link.size, "expires": link.expires})
     files_by_msg: dict[int, list[dict[str, Any]]] = defaultdict(list)
     files_by_unit: dict[str, list[dict[str, Any]]] = defaultdict(list)
     counts: dict[str, dict[str, int]] = defaultdict(lambda: {c.value: 0 for c in CATEGORIES})
     late_units: set[str] = set()
     for item in items:
-        entry = {"name": item.filename, "category": item.category, "path": item.path, "bytes": item.size,
+        entry = {"name": item.filename, "source": item.source, "category": item.category, "path": item.path,
+                 "bytes": item.size,
                  "sha256": item.sha256, "message_id": mid_of.get(item.message_row_id),
                  "counted": item.counted, "reason": item.reason}
         files_by_msg[item.message_row_id].append(entry)
@@ -83,8 +90,9 @@ def status_report(engine: Engine, roster: Roster, campaign: CampaignConfig) -> d
                 "received_at": _iso(m.received_at, campaign.timezone), "unit": m.unit, "status": _status(m),
                 "late": m.late,
                 "files": files_by_msg[m.id or 0], "problems": problems_by_msg[m.id or 0],
-                "replied": m.id in sent, "reply": m.reply_kind, "review": (m.review or "").split(",") if m.review
-                else [], "automatic": m.automatic, "id": m.id,
+                "replied": m.id in sent, "reply_bounced": m.id in bounced, "links": links_by_msg[m.id or 0],
+                "reply": m.reply_kind, "review": (m.review or "").split(",") if m.review else [],
+                "automatic": m.automatic, "id": m.id,
             }
             for m in messages
         ],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from bot.model import Mail
@@ -18,6 +19,12 @@ AUTO_REPLY_SUBJECT_PREFIXES: tuple[str, ...] = (
     "自动答复",
     "休假中",  # not bare 休假: "休假期间活动简报" is a real submission
 )
+
+# Chinese bounce subjects (NetEase, QQ, Coremail servers); matched anywhere in the subject.
+BOUNCE_SUBJECT_MARKERS: tuple[str, ...] = ("系统退信", "退信", "投递失败", "无法投递", "邮件投递失败")
+# Auto-reply sentences servers put at the top of the body.
+AUTO_REPLY_BODY_MARKERS: tuple[str, ...] = ("这是来自QQ邮箱的假期自动回复邮件", "此邮件为自动回复", "假期自动回复")
+REPLY_PREFIXES = re.compile(r"^\s*(?:(?:re|fw|fwd|回复|答复|转发)\s*[:：]\s*)+", re.IGNORECASE)
 
 BOUNCE_LOCAL_PARTS = frozenset(("mailer-daemon", "postmaster"))
 AUTO_REPLY_PRECEDENCE = frozenset(("auto_reply",))
@@ -50,6 +57,7 @@ def _is_bounce(mail: Mail) -> bool:
         mail.content_type == "multipart/report"
         or local_part in BOUNCE_LOCAL_PARTS
         or any(value.strip() == "<>" for value in mail.header_all("return-path"))
+        or any(marker in mail.subject for marker in BOUNCE_SUBJECT_MARKERS)
     )
 
 
@@ -62,8 +70,11 @@ def _is_auto_reply(mail: Mail, prefixes: tuple[str, ...]) -> bool:
         return True
     if _token(mail.header("precedence")) in AUTO_REPLY_PRECEDENCE:
         return True
-    subject = _fold(mail.subject).lstrip()
-    return any(subject.startswith(_fold(prefix)) for prefix in prefixes if prefix)
+    subject = _fold(REPLY_PREFIXES.sub("", mail.subject)).lstrip()
+    if any(subject.startswith(_fold(prefix)) for prefix in prefixes if prefix):
+        return True
+    head = _fold(mail.text[:300])
+    return any(_fold(marker) in head for marker in AUTO_REPLY_BODY_MARKERS)
 
 
 def _is_list(mail: Mail) -> bool:
@@ -79,3 +90,21 @@ def _token(value: str | None) -> str:
 
 def _fold(text: str) -> str:
     return unicodedata.normalize("NFKC", text).casefold()
+
+
+MESSAGE_ID = re.compile(r"^message-id:\s*<?([^\s<>]+)>?", re.IGNORECASE | re.MULTILINE)
+
+
+def returned_message_ids(mail: Mail) -> tuple[str, ...]:
+    """For a bounce: the Message-IDs of the mail it returns (from the returned message or its
+    headers, else In-Reply-To / References), without angle brackets."""
+    ids: list[str] = []
+    for a in mail.attachments:
+        if a.content_type in ("message/rfc822", "text/rfc822-headers") or a.filename.lower().endswith(".eml"):
+            head = a.payload[:65536].split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+            ids += MESSAGE_ID.findall(head.decode("utf-8", "replace"))
+    ids += MESSAGE_ID.findall(mail.text[:65536])
+    for name in ("in-reply-to", "references"):
+        for value in mail.header_all(name):
+            ids += re.findall(r"<([^<>\s]+)>", value)
+    return tuple(dict.fromkeys(ids))

@@ -73,6 +73,7 @@ class ItemRow(SQLModel, table=True):
     category: str
     filename: str  # as the sender named it
     path: str | None = None  # stored file, relative to data_dir (None when not stored)
+    source: str = ""  # where it sat in the mail: "材料.zip/照片/1.jpg"
     size: int
     sha256: str = Field(index=True)
     kind: str  # sniffed file type
@@ -115,6 +116,22 @@ class OutboxRow(SQLModel, table=True):
     last_error: str | None = None
     created_at: datetime | None = None
     sent_at: datetime | None = None
+    bounce_row_id: int | None = None  # the bounce that came back for it
+
+
+class LinkRow(SQLModel, table=True):
+    """A file the sender put behind a download link (超大附件): not received, shown to staff."""
+
+    __tablename__ = "link"
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_row_id: int = Field(foreign_key="message.id", index=True)
+    unit: str | None = None
+    provider: str
+    url: str
+    filename: str
+    size: str = ""
+    expires: str = ""
 
 
 class CursorRow(SQLModel, table=True):

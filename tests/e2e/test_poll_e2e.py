@@ -11,7 +11,7 @@ import pytest
 
 from bot.render import filesize
 from tests.e2e.harness import BOT_ADDRESS, Setup, body_text, write_config
-from tests.e2e.servers import Dovecot, SmtpSink, append, fetch_flags
+from tests.e2e.servers import Dovecot, SmtpSink, append, create_folder, fetch_flags
 from tests.fixtures import clients
 from tests.fixtures.files import make_docx, make_jpeg, make_pdf
 
@@ -319,3 +319,23 @@ def test_the_bot_identifies_itself_with_the_imap_id_command(setup: Setup) -> Non
     # NetEase 163/126 refuse SELECT ("Unsafe Login") from clients that do not send ID.
     setup.intake("poll", "--once")
     assert "ID sent: name=report-intake, version=0.1.0" in setup.dovecot.log_text()
+
+
+def test_mail_filed_under_chinese_folders_is_polled_from_each_configured_folder(
+    tmp_path: Path, dovecot: Dovecot, smtp_sink: SmtpSink
+) -> None:
+    # 163 files some incoming mail under 垃圾邮件 or 订阅邮件 (modified UTF-7 on the wire: &V4NXPpCuTvY-).
+    create_folder(dovecot, "垃圾邮件")
+    config = write_config(tmp_path, dovecot, smtp_sink)
+    text = config.read_text(encoding="utf-8").replace(
+        'folder = "INBOX"', 'folders = ["INBOX", "垃圾邮件", "不存在的文件夹"]')
+    config.write_text(text, encoding="utf-8")
+    setup = Setup(tmp_path, config, tmp_path / "data", dovecot, smtp_sink)
+    writer, args, internaldate = MAILS["foxmail"]
+    uid = append(dovecot, writer(to=TO, **args), internaldate, folder="垃圾邮件")
+    out = setup.intake("poll", "--once", check=False)
+    assert out.returncode == 1  # the missing folder is reported, the others are still read
+    assert "不存在的文件夹" in out.stdout
+    assert "本轮收取 1 封：入库 1 封" in out.stdout
+    assert fetch_flags(dovecot, folder="垃圾邮件")[uid] == ("$IntakeDone",)
+    assert [m["unit"] for m in setup.status()["messages"]] == ["东城区文明办"]
