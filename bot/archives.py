@@ -183,6 +183,7 @@ def read_7z(payload: bytes, budget: Budget) -> Listing:
     try:
         import py7zr
         from py7zr.exceptions import PasswordRequired
+        from py7zr.io import BytesIOFactory
     except ImportError as exc:
         raise ArchiveError("archive_unsupported", (("format", "7z"),)) from exc
     try:
@@ -203,14 +204,16 @@ def read_7z(payload: bytes, budget: Budget) -> Listing:
         if refusal:
             listing.problem = refusal
             return listing
+        factory = BytesIOFactory(budget.bytes_left + 1)  # each entry capped: a lying header stops here
         try:
-            contents = archive.readall() or {}
+            archive.extractall(factory=factory)
         except Exception as exc:
             raise ArchiveError("archive_corrupt", (("format", "7z"),)) from exc
-    for name, stream in contents.items():
-        if is_junk(name):
+    for name, product in factory.products.items():
+        if is_junk(name) or name.endswith("/"):
             continue
-        data = _read_capped(stream, budget.bytes_left)
+        product.seek(0)
+        data = _read_capped(product, budget.bytes_left)
         if data is None:
             listing.problem = _bomb("bytes")
             return listing
