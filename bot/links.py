@@ -31,37 +31,39 @@ CONTEXT_CHARS = 240
 
 def find_large_links(mail: Mail) -> tuple[LargeFileLink, ...]:
     found: dict[str, LargeFileLink] = {}
-    for url, anchor, context in _candidates(mail):
+    for url, anchor, before, after in _candidates(mail):
         provider = _provider(url)
         if provider is None:
             continue
+        # A link that names its file (QQ) is followed by its details; a bare "下载" link (163) is
+        # preceded by them. Each link owns the text between it and its neighbouring links.
+        own = f"{anchor} {after}" if FILE_NAME.search(anchor) else f"{before} {anchor}"
+        link = LargeFileLink(provider, url, _file_name(anchor, own, url), _first(SIZE, own), _expires(own))
         key = _key(url)
-        link = LargeFileLink(provider, url, _file_name(anchor, context, url), _first(SIZE, context),
-                             _expires(context))
         old = found.get(key)
         if old is None or (not old.filename and link.filename):
             found[key] = link
     return tuple(found.values())
 
 
-def _candidates(mail: Mail) -> list[tuple[str, str, str]]:
-    """(url, anchor text, text around it) from the HTML anchors, then bare URLs in the text."""
-    out: list[tuple[str, str, str]] = []
+def _candidates(mail: Mail) -> list[tuple[str, str, str, str]]:
+    """(url, anchor text, text since the previous link, text until the next link): from the HTML
+    anchors, then from bare URLs in the plain text."""
+    out: list[tuple[str, str, str, str]] = []
     source = mail.html[:2_000_000]
-    for m in ANCHOR.finditer(source):
-        url = html_lib.unescape(m.group(1))
-        anchor = html_to_text(m.group(2))
-        before = html_to_text(source[max(0, m.start() - CONTEXT_CHARS * 2):m.start()])[-CONTEXT_CHARS // 2:]
-        after = html_to_text(source[m.end():m.end() + CONTEXT_CHARS * 3])[:CONTEXT_CHARS]
-        out.append((url, anchor, f"{before} {anchor} {after}"))
+    anchors = [m for m in ANCHOR.finditer(source) if _provider(html_lib.unescape(m.group(1)))]
+    for i, m in enumerate(anchors):
+        start = anchors[i - 1].end() if i else max(0, m.start() - CONTEXT_CHARS * 4)
+        stop = anchors[i + 1].start() if i + 1 < len(anchors) else m.end() + CONTEXT_CHARS * 4
+        before = html_to_text(source[start:m.start()])[-CONTEXT_CHARS:]
+        after = html_to_text(source[m.end():stop])[:CONTEXT_CHARS]
+        out.append((html_lib.unescape(m.group(1)), html_to_text(m.group(2)), before, after))
     text = mail.text[:2_000_000]
-    for _provider_name, pattern in PROVIDERS:
-        for m in pattern.finditer(text):
-            before = text[max(0, m.start() - CONTEXT_CHARS):m.start()]
-            after = text[m.end():m.end() + CONTEXT_CHARS]
-            # The line(s) just before a bare link usually name the file.
-            out.append((m.group(0), "", f"{before.splitlines()[-1] if before.splitlines() else ''} {after}"
-                        if not FILE_NAME.search(after[:80]) else after))
+    bare = sorted((m for _name, pattern in PROVIDERS for m in pattern.finditer(text)), key=lambda m: m.start())
+    for i, m in enumerate(bare):
+        start = bare[i - 1].end() if i else max(0, m.start() - CONTEXT_CHARS)
+        stop = bare[i + 1].start() if i + 1 < len(bare) else m.end() + CONTEXT_CHARS
+        out.append((m.group(0), "", text[start:m.start()][-CONTEXT_CHARS:], text[m.end():stop][:CONTEXT_CHARS]))
     return out
 
 
@@ -76,13 +78,12 @@ def _key(url: str) -> str:
     return unquote(url).split("#", 1)[0].rstrip("/&")
 
 
-def _file_name(anchor: str, context: str, url: str) -> str:
-    for text in (anchor, context):
-        m = FILE_NAME.search(text)
+def _file_name(anchor: str, own: str, url: str) -> str:
+    for m in (FILE_NAME.search(anchor), FILE_NAME.search(own)):
         if m:
             return m.group(1).strip()
     query = parse_qs(urlsplit(url).query)
-    for key in ("file", "name", "filename", "fn"):
+    for key in ("file", "name", "filename", "fn", "title"):
         if query.get(key):
             return unquote(query[key][0])
     return ""
