@@ -27,7 +27,7 @@ def classify(
         ("name", _stem(filename)),
         ("folder", folder_hint),
         ("title", facts.title or ""),
-        ("text", facts.text_head),
+        ("text", "" if facts.text_garbled else facts.text_head),
     )
     for where, text in sources:
         found = _keyword_category(text, rules)

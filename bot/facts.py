@@ -5,25 +5,18 @@ Pure: reads only the payload (through io.BytesIO), never raises for a bad file.
 
 from __future__ import annotations
 
-import codecs
 import io
-import re
 import warnings
 from dataclasses import replace
 
 from PIL import Image, UnidentifiedImageError
 
+from bot.documents import TEXT_HEAD_CHARS, read_document
 from bot.model import FileFacts
 from bot.sniff import ARCHIVE_KINDS, DOCUMENT_KINDS, IMAGE_KINDS, sniff
 
-TEXT_HEAD_CHARS = 500
-_PDF_PAGES_FOR_TEXT = 3
 _MAKE, _MODEL = 0x010F, 0x0110
-_OFFICE_EXPORT_NAME = re.compile(  # "Microsoft Word - 经验总结.docx", as Word writes a PDF's /Title
-    r"^Microsoft (Word|PowerPoint|Excel) - |\.(docx?|wps|xlsx?|pptx?)$", re.IGNORECASE
-)
-_SPACES = re.compile(r"\s+")
-
+_EXIF_IFD, _DATETIME_ORIGINAL = 0x8769, 0x9003
 
 def inspect_file(payload: bytes, filename: str, *, max_image_pixels: int) -> FileFacts:
     """Facts from the bytes alone; `filename` is never trusted for the type (kept for log context)."""
@@ -37,10 +30,11 @@ def inspect_file(payload: bytes, filename: str, *, max_image_pixels: int) -> Fil
     )
     if facts.is_image:
         return _with_image_facts(facts, payload, max_image_pixels)
-    title, text = _document_text(kind, payload)
-    if title is None and not text:
+    doc = read_document(kind, payload)
+    if doc is None:
         return facts
-    return replace(facts, title=title, text_head=text[:TEXT_HEAD_CHARS])
+    return replace(facts, title=doc.title, text_head=doc.text[:TEXT_HEAD_CHARS], embedded_images=doc.images,
+                   text_garbled=doc.garbled)
 
 
 # ---- images ---------------------------------------------------------------------------------------
@@ -62,20 +56,22 @@ def _with_image_facts(facts: FileFacts, payload: bytes, max_pixels: int) -> File
         facts = replace(facts, width=width, height=height, **_exif_facts(image))
         if width * height > max_pixels:
             return replace(facts, image_error="decompression-bomb")
-        error = _decode_error(image)
+        error = _decode_error(image, payload)
     return replace(facts, image_error=error) if error else facts
 
 
 def _exif_facts(image: Image.Image) -> dict[str, object]:
+    """Camera EXIF only: a bare block with Orientation or Software (what WeChat leaves) does not count."""
     try:
         exif = image.getexif()
+        taken = _exif_text(exif.get_ifd(_EXIF_IFD).get(_DATETIME_ORIGINAL)) if exif else ""
     except Exception:  # a damaged EXIF block must not hide the image
         return {}
     if not exif:
         return {}
     make, model = _exif_text(exif.get(_MAKE)), _exif_text(exif.get(_MODEL))
     camera = model if make and model.lower().startswith(make.lower()) else f"{make} {model}".strip()
-    return {"has_exif": True, "camera": camera or None}
+    return {"has_exif": bool(camera or taken), "camera": camera or None, "taken_at": taken or None}
 
 
 def _exif_text(value: object) -> str:
@@ -84,11 +80,14 @@ def _exif_text(value: object) -> str:
     return str(value).strip("\x00 ") if value is not None else ""
 
 
-def _decode_error(image: Image.Image) -> str | None:
-    """Decode the pixels (JPEG at 1/8 scale, which still reads every byte) to catch truncation."""
+def _decode_error(image: Image.Image, payload: bytes) -> str | None:
+    """Truncation without decoding the pixels where the format allows: a JPEG must end with its EOI
+    marker, a PNG with its IEND chunk; other formats are decoded."""
+    if image.format == "JPEG":
+        return None if payload.rstrip(b"\x00\r\n ").endswith(b"\xff\xd9") else "truncated"
+    if image.format == "PNG":
+        return None if b"IEND" in payload[-64:] else "truncated"
     try:
-        if image.format == "JPEG":
-            image.draft(image.mode, (max(1, image.width // 8), max(1, image.height // 8)))
         image.load()
     except Image.DecompressionBombError:
         return "decompression-bomb"
@@ -107,71 +106,3 @@ def _heif_opener_registered() -> bool:
         return False
     pillow_heif.register_heif_opener()
     return True
-
-
-# ---- documents ------------------------------------------------------------------------------------
-
-
-def _document_text(kind: str, payload: bytes) -> tuple[str | None, str]:
-    """(title, first text) of a document; (None, "") for other kinds or when the document does not open."""
-    reader = _READERS.get(kind)
-    if reader is None:
-        return None, ""
-    try:
-        title, text = reader(payload)
-    except Exception:  # broken documents are common; they just tell us nothing
-        return None, ""
-    return _clean_title(title), text.strip()
-
-
-def _docx_text(payload: bytes) -> tuple[str | None, str]:
-    from docx import Document
-
-    document = Document(io.BytesIO(payload))
-    paragraphs = []
-    length = 0
-    for paragraph in document.paragraphs:
-        text = paragraph.text.strip()
-        if text:
-            paragraphs.append(text)
-            length += len(text) + 1
-            if length > TEXT_HEAD_CHARS:
-                break
-    title = _clean_title(document.core_properties.title) or (paragraphs[0] if paragraphs else None)
-    return title, "\n".join(paragraphs)
-
-
-def _pdf_text(payload: bytes) -> tuple[str | None, str]:
-    from pypdf import PdfReader
-
-    reader = PdfReader(io.BytesIO(payload))
-    metadata_title = reader.metadata.title if reader.metadata else None
-    parts = []
-    for page in reader.pages[:_PDF_PAGES_FOR_TEXT]:
-        parts.append(page.extract_text() or "")
-        if sum(len(part) for part in parts) > TEXT_HEAD_CHARS:
-            break
-    text = "\n".join(parts).strip()
-    first_line = next((line.strip() for line in text.splitlines() if line.strip()), None)
-    return _clean_title(metadata_title) or first_line, text
-
-
-def _plain_text(payload: bytes) -> tuple[str | None, str]:
-    head = payload[: TEXT_HEAD_CHARS * 4]
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return None, head.decode("utf-16", "replace")
-    try:  # not final: a character cut at the end of the head is dropped, not an error
-        return None, codecs.getincrementaldecoder("utf-8-sig")().decode(head)
-    except UnicodeDecodeError:
-        return None, head.decode("gb18030", "replace")
-
-
-_READERS = {"docx": _docx_text, "pdf": _pdf_text, "text": _plain_text}
-
-
-def _clean_title(title: object) -> str | None:
-    """A title without Office's export decoration and extra blanks; None when nothing is left."""
-    if not isinstance(title, str):
-        return None
-    title = _SPACES.sub(" ", _OFFICE_EXPORT_NAME.sub("", title)).strip()
-    return title or None

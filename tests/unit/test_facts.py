@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-import importlib.util
 import io
 import time
+from pathlib import Path
 
 import pytest
 from docx import Document
@@ -11,7 +11,15 @@ from PIL import Image
 from bot.facts import TEXT_HEAD_CHARS, inspect_file
 from bot.model import FileFacts
 from bot.sniff import MIME
-from tests.fixtures.files import make_docx, make_jpeg, make_pdf, make_pixel_bomb_png, make_png, make_zip
+from tests.fixtures.files import (
+    make_docx,
+    make_jpeg,
+    make_pdf,
+    make_pixel_bomb_png,
+    make_png,
+    make_wps_docx,
+    make_zip,
+)
 
 LIMIT = 120_000_000
 MB = 1024 * 1024
@@ -53,6 +61,7 @@ def test_two_megabyte_camera_jpeg_gives_size_exif_and_camera() -> None:
         height=1200,
         has_exif=True,
         camera="Canon EOS 80D",
+        taken_at="2020:06:01 09:30:00",
     )
 
 
@@ -109,19 +118,6 @@ def test_inspecting_leaves_pillows_global_limit_alone() -> None:
     inspect(make_pixel_bomb_png(), limit=10)
     after = Image.MAX_IMAGE_PIXELS
     assert after == before
-
-
-@pytest.mark.skipif(importlib.util.find_spec("pillow_heif") is not None, reason="pillow-heif is installed")
-def test_heic_without_a_decoder_is_an_image_of_unknown_size_and_no_error() -> None:
-    header = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 100
-    facts = inspect(header, "IMG_0001.HEIC")
-    assert (facts.kind, facts.is_image, facts.width, facts.height, facts.image_error) == (
-        "heic",
-        True,
-        None,
-        None,
-        None,
-    )
 
 
 def test_photo_file_name_on_pdf_bytes_gives_pdf_facts() -> None:
@@ -183,3 +179,61 @@ def test_plain_text_head_is_decoded(encoding: str) -> None:
 def test_zip_is_an_archive_with_no_title() -> None:
     facts = inspect(make_zip({"简报.docx": make_docx("简报")}))
     assert facts == FileFacts(kind="zip", mime="application/zip", is_archive=True)
+
+
+# ---- deeper facts: HEIC, camera EXIF, pasted pictures, WPS, OLE, garbled PDF text -------------------
+
+
+def test_an_iphone_heic_original_gives_size_and_camera() -> None:
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110] = "Apple", "iPhone 12"
+    out = io.BytesIO()
+    Image.new("RGB", (640, 480), (200, 10, 10)).save(out, format="HEIF", exif=exif.tobytes())
+    facts = inspect(out.getvalue(), "IMG_0001.HEIC")
+    assert (facts.kind, facts.width, facts.height, facts.has_exif, facts.camera, facts.image_error) == (
+        "heic", 640, 480, True, "Apple iPhone 12", None)
+
+
+def test_exif_with_only_an_orientation_is_not_camera_exif() -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 1
+    out = io.BytesIO()
+    Image.new("RGB", (800, 600)).save(out, format="JPEG", exif=exif.tobytes())
+    facts = inspect(out.getvalue(), "mmexport1607500000000.jpg")
+    assert (facts.has_exif, facts.camera, facts.taken_at) == (False, None, None)
+
+
+def test_pictures_pasted_in_a_docx_are_counted() -> None:
+    assert inspect(make_docx("活动简报", ["正文"], pictures=3), "简报.docx").embedded_images == 3
+    assert inspect(make_docx("活动简报"), "简报.docx").embedded_images == 0
+
+
+def test_a_wps_docx_python_docx_refuses_is_read_from_its_xml() -> None:
+    facts = inspect(make_wps_docx("经验总结", ["社区志愿服务的做法"]), "材料.docx")
+    assert (facts.kind, facts.title) == ("docx", "经验总结")
+    assert "社区志愿服务的做法" in facts.text_head
+
+
+def test_garbled_pdf_text_is_flagged_and_not_used() -> None:
+    facts = inspect(make_pdf("", "#$%&*@^~|#$%&*@^~|#$%&*@^~|#$%&*@^~|"), "材料.pdf")
+    assert (facts.text_garbled, facts.text_head, facts.title) == (True, "", None)
+
+
+TNEF_DOCS = Path(__file__).resolve().parents[3] / "shared" / "corpora" / "MimeKit" / "UnitTests" / "TestData" / "tnef"
+
+
+@pytest.mark.skipif(not TNEF_DOCS.exists(), reason="the shared corpora are not beside the repository")
+def test_a_word_97_doc_is_read_through_its_piece_table() -> None:
+    facts = inspect((TNEF_DOCS / "MAPI_ATTACH_DATA_OBJ" / "VIA_Nytt_1402.doc").read_bytes(), "x.doc")
+    assert facts.kind == "doc"
+    assert facts.text_head.startswith("VIA Nytt 14 - 2002\t20 august\nVIA Flyspesialisten ønsker")
+    assert facts.title == "VIA Nytt 14 - 2002 20 august" and facts.embedded_images == 3
+
+
+@pytest.mark.skipif(not TNEF_DOCS.exists(), reason="the shared corpora are not beside the repository")
+def test_an_ole_file_without_a_readable_piece_table_is_flagged_not_guessed() -> None:
+    facts = inspect((TNEF_DOCS / "missing-filenames" / "TechlibNOV99.doc").read_bytes(), "x.doc")
+    assert (facts.kind, facts.title, facts.text_head, facts.text_garbled) == ("doc", None, "", True)
