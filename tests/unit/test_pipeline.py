@@ -144,3 +144,9 @@ def test_a_bounce_of_our_own_mail_is_kept_for_staff_but_not_answered() -> None:
     d = decide_for(bounce)
     assert (d.analysis.relevant, d.analysis.relevance, d.analysis.automatic) == (True, "bounce-of-our-mail", "bounce")
     assert (d.outcome.reply, d.outcome.status) == (NO_REPLY, "ignored")
+
+
+def test_a_brief_with_photos_only_pasted_inside_asks_for_the_originals_but_still_counts() -> None:
+    d = decide_for(mail(files=(("活动简报.docx", make_docx("活动简报", pictures=2)),)))
+    assert [(p.code, p.file) for p in d.problems] == [("photos_pasted_in_document", "活动简报.docx")]
+    assert [i.counted for i in d.items] == [True]
