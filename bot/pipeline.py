@@ -141,7 +141,7 @@ def relevance(
         return False, "before-opening"
     if received_at > campaign.closes:
         return False, "after-closing"
-    if match.how == "address":
+    if match.how.startswith("address"):
         return True, "address"
     if match.how == "name":
         return True, "unit-name"

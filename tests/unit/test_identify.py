@@ -19,12 +19,13 @@ def mail(
     from_addr: str = "someone@qq.com",
     text: str = "",
     filenames: tuple[str, ...] = (),
+    from_name: str = "",
 ) -> Mail:
     return Mail(
         message_id="m1@example.cn",
         subject=subject,
         from_addr=from_addr,
-        from_name="",
+        from_name=from_name,
         to=("intake@example.cn",),
         date=None,
         content_type="multipart/mixed",
@@ -37,8 +38,15 @@ def mail(
     )
 
 
-def test_registered_address_wins_over_another_units_name_in_the_subject() -> None:
+def test_a_registered_address_naming_another_unit_sends_for_that_unit_and_needs_review() -> None:
     match = identify(mail(subject="海淀区文明办 简报", from_addr="cy@example.cn"), ROSTER)
+
+    assert match == UnitMatch(unit="海淀区文明办", how="address+name", matched="cy@example.cn → 海淀区文明办",
+                              where="subject", needs_review=True)
+
+
+def test_a_registered_address_naming_itself_is_simply_that_unit() -> None:
+    match = identify(mail(subject="朝阳区文明办 简报", from_addr="cy@example.cn"), ROSTER)
 
     assert match == UnitMatch(unit="朝阳区文明办", how="address", matched="cy@example.cn", where="from")
 
@@ -58,11 +66,11 @@ def test_longest_match_wins_over_a_shorter_name_it_contains() -> None:
     assert match.matched == "朝阳区文明办"
 
 
-def test_longer_name_in_the_body_beats_a_shorter_one_in_the_subject() -> None:
+def test_a_full_name_in_the_signature_beats_an_alias_in_the_subject() -> None:
     match = identify(mail(subject="朝阳 简报", text="报送单位：海淀区文明办"), ROSTER)
 
     assert match == UnitMatch(
-        unit="海淀区文明办", how="name", matched="海淀区文明办", where="body", needs_review=True
+        unit="海淀区文明办", how="name", matched="海淀区文明办", where="signature", needs_review=True
     )
 
 
@@ -75,7 +83,8 @@ def test_name_only_in_an_attachment_filename_is_found() -> None:
 
 
 def test_alias_in_the_body_identifies_the_unit() -> None:
-    match = identify(mail(subject="六月简报", text="各位领导：\n附件是延庆团委的材料。"), ROSTER)
+    text = "各位领导：\n附件是延庆团委的材料。\n" + "\n".join(f"第{i}段" for i in range(10))
+    match = identify(mail(subject="六月简报", text=text), ROSTER)
 
     assert match == UnitMatch(
         unit="延庆区团委", how="name", matched="延庆团委", where="body", needs_review=True
@@ -116,3 +125,40 @@ def test_equal_length_tie_is_broken_by_filename_over_body() -> None:
     match = identify(mail(text="抄送：朝阳文明办", filenames=("海淀文明办.docx",)), ROSTER)
 
     assert (match.unit, match.where) == ("海淀区文明办", "filename")
+
+
+SHORT_ROSTER = Roster(
+    (
+        Unit("小店区文明办", (), ("xd@example.cn",)),
+        Unit("迎泽区文明办", (), ("yz@example.cn",)),
+        Unit("清徐县委宣传部", (), ()),
+    )
+)
+
+
+def test_the_display_name_identifies_the_unit() -> None:
+    match = identify(mail(subject="材料", from_addr="a@qq.com", from_name="迎泽区文明办 李四"), SHORT_ROSTER)
+    assert (match.unit, match.where) == ("迎泽区文明办", "from_name")
+
+
+def test_a_signature_line_identifies_the_unit() -> None:
+    text = "您好，附件是活动材料，请查收。\n\n小店区文明办 张三\n电话：0351-1234567"
+    match = identify(mail(subject="材料", text=text), SHORT_ROSTER)
+    assert (match.unit, match.matched, match.where) == ("小店区文明办", "小店区文明办", "signature")
+
+
+def test_common_short_forms_are_derived_from_the_names() -> None:
+    assert (identify(mail(subject="小店活动照片"), SHORT_ROSTER).unit) == "小店区文明办"
+    assert (identify(mail(subject="清徐县简报"), SHORT_ROSTER).unit) == "清徐县委宣传部"
+
+
+def test_several_units_named_leave_the_mail_unassigned_for_review() -> None:
+    match = identify(mail(subject="小店区文明办、迎泽区文明办联合活动简报"), SHORT_ROSTER)
+    assert match == UnitMatch(unit=None, how="name", matched="小店区文明办 / 迎泽区文明办", where="subject",
+                              needs_review=True)
+
+
+def test_quoted_text_of_an_earlier_mail_is_ignored() -> None:
+    text = "补充照片\n\n-----原始邮件-----\n发件人：迎泽区文明办\n主题：迎泽区文明办材料"
+    match = identify(mail(subject="补充", text=text), SHORT_ROSTER)
+    assert match.unit is None
