@@ -13,6 +13,7 @@ LOOP_HEADER = "X-Report-Intake"
 # Subject prefixes of auto-replies; callers may pass their own.
 AUTO_REPLY_SUBJECT_PREFIXES: tuple[str, ...] = (
     "自动回复",
+    "假期自动回复",
     "Auto:",
     "Automatic reply",
     "Out of Office",

@@ -111,3 +111,19 @@ def test_a_wechat_compressed_photo_is_asked_for_as_the_original(setup: Setup) ->
     m = by_subject(setup)["西城区照片"]
     assert [(p["code"], p["file"]) for p in m["problems"]] == [("photo_compressed", "mmexport1607500000000.jpg")]
     assert m["files"][0]["counted"] is False
+
+
+def test_a_bounce_of_our_reply_is_recorded_against_it_and_not_answered(setup: Setup) -> None:
+    raw = clients.foxmail(from_addr="dc-wmb@example.cn", from_name="东城区文明办", to=TO, subject="东城区简报",
+                          body="见附件", attachments=[("简报.docx", make_docx("简报"))], date=when(12, 10))
+    append(setup.dovecot, raw, when(12, 10))
+    setup.intake("poll", "--once")
+    (reply,) = setup.sink.messages
+    append(setup.dovecot, clients.bounce(reply.data, failed_recipient="dc-wmb@example.cn", date=when(12, 10, 11)),
+           when(12, 10, 11))
+    setup.intake("poll", "--once")
+    first, bounce = setup.status()["messages"]
+    assert (first["subject"], first["replied"], first["reply_bounced"]) == ("东城区简报", True, True)
+    assert (bounce["status"], bounce["automatic"], bounce["review"], bounce["replied"]) == (
+        "ignored", "bounce", ["bounced-reply"], False)
+    assert len(setup.sink.messages) == 1

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.model import Mail
-from bot.triage import AUTO_REPLY_SUBJECT_PREFIXES, LOOP_HEADER, automatic_reason
+from bot.model import Attachment, Mail
+from bot.triage import AUTO_REPLY_SUBJECT_PREFIXES, LOOP_HEADER, automatic_reason, returned_message_ids
 
 OURS = ("intake@example.cn", "Office@Example.cn")
 
@@ -135,3 +135,29 @@ def test_auto_reply_is_checked_before_list() -> None:
 )
 def test_list_headers_mark_list_mail(header: tuple[str, str]) -> None:
     assert automatic_reason(mail(headers=(header,)), OURS) == "list"
+
+
+@pytest.mark.parametrize("subject", ["系统退信", "邮件投递失败：东城区材料", "Re: 退信通知"])
+def test_chinese_bounce_subjects_mark_a_bounce(subject: str) -> None:
+    assert automatic_reason(mail(subject=subject), OURS) == "bounce"
+
+
+@pytest.mark.parametrize("subject", ["回复：自动回复：材料已收到", "Re: 假期自动回复"])
+def test_auto_reply_prefixes_count_after_reply_prefixes(subject: str) -> None:
+    assert automatic_reason(mail(subject=subject), OURS) == "auto-reply"
+
+
+def test_qq_vacation_sentence_in_the_body_marks_an_auto_reply() -> None:
+    m = Mail(message_id="m@x", subject="Re: 材料", from_addr="a@qq.com", from_name="", to=(), date=None,
+             content_type="text/plain", headers=(), text="这是来自QQ邮箱的假期自动回复邮件。\n您好，我最近正在休假中。",
+             html="", attachments=())
+    assert automatic_reason(m, OURS) == "auto-reply"
+
+
+def test_a_bounce_names_the_message_it_returns() -> None:
+    head = b"From: bot@163.example\r\nMessage-ID: <intake.idv.7.receipt@163.example>\r\nSubject: x\r\n\r\n"
+    returned = Attachment("details.txt", "text/rfc822-headers", "", None, head)
+    m = Mail(message_id="b@x", subject="Undelivered", from_addr="mailer-daemon@mx", from_name="", to=(), date=None,
+             content_type="multipart/report", headers=(("in-reply-to", "<other@x>"),), text="", html="",
+             attachments=(returned,))
+    assert returned_message_ids(m) == ("intake.idv.7.receipt@163.example", "other@x")
