@@ -150,3 +150,9 @@ def test_a_brief_with_photos_only_pasted_inside_asks_for_the_originals_but_still
     d = decide_for(mail(files=(("活动简报.docx", make_docx("活动简报", pictures=2)),)))
     assert [(p.code, p.file) for p in d.problems] == [("photos_pasted_in_document", "活动简报.docx")]
     assert [i.counted for i in d.items] == [True]
+
+
+def test_an_apple_mail_photo_shown_by_cid_is_still_a_submission() -> None:
+    m = mail(html='<img src="cid:photo1">', inline=(("IMG_0001.JPG", PHOTO, "photo1"),))
+    d = decide_for(m)
+    assert [(i.filename, i.skipped, i.counted) for i in d.items] == [("IMG_0001.JPG", None, True)]
