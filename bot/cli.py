@@ -17,7 +17,7 @@ from rich.table import Table
 
 from bot.bootstrap import App, build, system_clock
 from bot.config import Config, ConfigError, load_config
-from bot.cycle import flush, poll_and_flush
+from bot.cycle import flush, poll_and_flush, sweep
 from bot.intake import Source
 from bot.model import CATEGORIES
 from bot.outbox import FlushReport
@@ -27,6 +27,7 @@ from bot.render import Templates
 from bot.roster import RosterError, load_roster
 from bot.status import status_report
 from storage.files import sha256_hex
+from storage.lock import AlreadyRunning, WorkerLock
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Email intake bot for report campaigns.")
 console = Console(soft_wrap=True)
@@ -99,11 +100,16 @@ def run() -> None:
 
     application = open_app()
     tx = application.templates
+    lock = worker_lock(application)
 
     def started() -> None:
         console.print(words(tx, "run_started", seconds=application.config.poll_interval_seconds))
 
-    run_worker(application, state.clock, started)
+    try:
+        sweep(application)
+        run_worker(application, state.clock, started)
+    finally:
+        lock.release()
     console.print(words(tx, "run_stopped"))
 
 
@@ -114,7 +120,9 @@ def poll(once: Annotated[bool, typer.Option("--once", help="One cycle, then exit
         run()
         return
     application = open_app()
-    report = poll_and_flush(application, state.clock)
+    with worker_lock(application):
+        sweep(application)
+        report = poll_and_flush(application, state.clock)
     p = report.poll
     console.print(words(
         application.templates, "poll_done",
@@ -125,6 +133,17 @@ def poll(once: Annotated[bool, typer.Option("--once", help="One cycle, then exit
     if report.error:
         console.print(words(application.templates, "mailbox_error", error=report.error), style="red")
         raise typer.Exit(1)
+
+
+def worker_lock(application: App) -> WorkerLock:
+    """Taken, or exit 3 with a clear message: two workers must never process the same mailbox."""
+    lock = WorkerLock(application.config.storage.data_dir)
+    try:
+        lock.acquire()
+    except AlreadyRunning as exc:
+        console.print(words(application.templates, "already_running", pid=exc.holder), style="red")
+        raise typer.Exit(3) from exc
+    return lock
 
 
 def flush_words(report: FlushReport) -> dict[str, int]:
@@ -154,7 +173,8 @@ def import_(
     """Process .eml or .mbox files exported from a mail client, through the same pipeline."""
     application = open_app()
     fixed = parse_moment(received_at) if received_at else None
-    results = import_messages(application, files, fixed, state.clock)
+    with worker_lock(application):
+        results = import_messages(application, files, fixed, state.clock)
     counts = {k: sum(1 for r in results if r == k) for k in ("stored", "duplicate", "unrelated", "failed")}
     console.print(words(application.templates, "import_done", count=len(results), **counts))
     if send:

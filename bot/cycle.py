@@ -8,10 +8,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlmodel import select
+
 from bot.bootstrap import App
 from bot.mailbox import MailboxError
 from bot.outbox import FlushReport, flush_outbox
 from bot.poll import PollReport, poll_once
+from storage import tables as t
+from storage.db import session
+from storage.files import safe_name
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +26,16 @@ class CycleReport:
     poll: PollReport | None
     flush: FlushReport
     error: str | None = None
+
+
+def sweep(app: App) -> list[str]:
+    """Start-up: remove files that no row refers to (left by a run killed between write and commit)."""
+    with session(app.engine) as s:
+        referenced = {p for p in s.exec(select(t.ItemRow.path).where(t.ItemRow.path.is_not(None))).all() if p}
+    removed = app.store.sweep(safe_name(app.config.campaign.slug), referenced)
+    for path in removed:
+        log.warning("removed a file no row refers to: %s", path)
+    return removed
 
 
 def flush(app: App, clock: Callable[[], datetime]) -> FlushReport:

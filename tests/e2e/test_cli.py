@@ -150,6 +150,11 @@ def test_run_polls_on_schedule_and_stops_cleanly_on_sigterm(
         uid = append(dovecot, raw, when(12, 20))
         smtp_sink.wait_for(1, timeout=30)
         assert fetch_flags(dovecot)[uid] == ("$IntakeDone",)
+        # While it runs: staff commands work, a second worker is refused.
+        status = run_intake("--config", str(config), "status", "--json", cwd=tmp_path)
+        assert json.loads(status.stdout)["messages"][0]["unit"] == "东城区文明办"
+        second = run_intake("--config", str(config), "poll", "--once", cwd=tmp_path)
+        assert second.returncode == 3 and "另一个收取程序正在运行" in second.stdout
         time.sleep(0.5)
     finally:
         os.kill(proc.pid, signal.SIGTERM)
@@ -157,3 +162,18 @@ def test_run_polls_on_schedule_and_stops_cleanly_on_sigterm(
     assert proc.returncode == 0, err
     assert "已停止" in out
     assert len(smtp_sink.messages) == 1
+
+
+def test_a_file_no_row_refers_to_is_swept_at_start(tmp_path: Path, dovecot: Dovecot, smtp_sink: SmtpSink) -> None:
+    setup = Setup(tmp_path, write_config(tmp_path, dovecot, smtp_sink), tmp_path / "data", dovecot, smtp_sink)
+    writer, args, internaldate = MAILS["foxmail"]
+    append(dovecot, writer(to=TO, **args), internaldate)
+    setup.intake("poll", "--once")
+    orphan = setup.data / "idv-2020" / "东城区文明办" / "photo" / "left-by-a-killed-run.jpg"
+    partial = setup.data / "idv-2020" / "东城区文明办" / "photo" / ".tmp-123-x.jpg"
+    orphan.write_bytes(b"x")
+    partial.write_bytes(b"y")
+    setup.intake("poll", "--once")
+    assert not orphan.exists() and not partial.exists()
+    stored = sorted(p.name for p in (setup.data / "idv-2020").rglob("*") if p.is_file())
+    assert len(stored) == 3
