@@ -62,6 +62,6 @@ def build(config: Config, roster: Roster | None = None) -> App:
     engine = make_engine(config.storage.database_url)
     store = FileStore(config.storage.data_dir)
     templates = Templates(config.templates_dir)
-    ctx = Context(config.campaign, roster, tuple(a.lower() for a in own))
-    intake = Intake(ctx, engine, store, templates, identity)
+    ctx = Context(config.campaign, roster, tuple(a.lower() for a in own), config.check_sender_auth)
+    intake = Intake(ctx, engine, store, templates, identity, config.replies)
     return App(config, roster, engine, store, templates, identity, intake)

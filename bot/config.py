@@ -111,6 +111,15 @@ class CampaignConfig:
 
 
 @dataclass(frozen=True)
+class ReplyLimits:
+    """No mail loops, no backscatter: at most this many replies to one address in the window."""
+
+    max_per_sender: int = 10
+    max_same_subject: int = 2
+    window_hours: int = 3
+
+
+@dataclass(frozen=True)
 class Config:
     imap: ImapConfig | None
     smtp: SmtpConfig | None
@@ -121,6 +130,8 @@ class Config:
     poll_interval_seconds: int
     base_dir: Path  # folder of the config file; relative paths are resolved against it
     templates_dir: Path | None = None  # staff overrides
+    replies: ReplyLimits = field(default_factory=lambda: ReplyLimits())
+    check_sender_auth: bool = True  # a registered address failing DMARC/SPF gets no receipt, only review
 
 
 def load_config(path: str | Path, environ: dict[str, str] | None = None) -> Config:
@@ -147,6 +158,12 @@ def parse_config(raw: dict[str, Any], base_dir: Path, environ: Any) -> Config:
         poll_interval_seconds=r.positive_int("schedule", "poll_interval_seconds", 300),
         base_dir=base_dir,
         templates_dir=r.path("templates", "dir", None) if "templates" in raw else None,
+        replies=ReplyLimits(
+            max_per_sender=r.positive_int("replies", "max_per_sender", 10),
+            max_same_subject=r.positive_int("replies", "max_same_subject", 2),
+            window_hours=r.positive_int("replies", "window_hours", 3),
+        ),
+        check_sender_auth=r.get("security", "check_sender_auth", bool, True),
     )
 
 

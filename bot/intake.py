@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import traceback
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, func, select
 
+from bot.config import ReplyLimits
 from bot.model import CATEGORIES, ItemPlan, Mail, UnitState
 from bot.parse import parse_mail
 from bot.pipeline import NO_REPLY, Analysis, Context, Decision, analyse, judge
@@ -48,6 +50,11 @@ class Result:
     reply_kind: str | None = None
 
 
+def reply_topic(subject: str) -> str:
+    """A subject without reply and forward prefixes: the thread it belongs to."""
+    return re.sub(r"^\s*(?:(?:re|fw|fwd|回复|答复|转发)\s*[:：]\s*)+", "", subject, flags=re.IGNORECASE).strip()
+
+
 def message_key(mail: Mail, raw: bytes) -> str:
     """The second key of the ledger: the Message-ID, or the raw bytes when there is none."""
     if mail.message_id:
@@ -57,8 +64,10 @@ def message_key(mail: Mail, raw: bytes) -> str:
 
 class Intake:
     def __init__(
-        self, ctx: Context, engine: Engine, store: FileStore, templates: Templates, identity: Identity
+        self, ctx: Context, engine: Engine, store: FileStore, templates: Templates, identity: Identity,
+        reply_limits: ReplyLimits | None = None,
     ) -> None:
+        self.reply_limits = reply_limits or ReplyLimits()
         self.ctx = ctx
         self.engine = engine
         self.store = store
@@ -283,6 +292,10 @@ class Intake:
     ) -> None:
         analysis = decision.analysis
         mail = analysis.mail
+        if self._over_reply_limit(s, mail.from_addr, mail.subject, now):
+            row.review = ",".join(filter(None, [row.review, "reply-limit"]))
+            log.warning("no reply to %s: reply limit reached (loop or flood?)", mail.from_addr)
+            return
         received = tuple(
             FileLine(i.shown, i.category.value, i.size) for i in decision.items if i.counted and i.index in placed
         )
@@ -302,6 +315,19 @@ class Intake:
             header_message_id=message_id, raw=reply.raw, state=t.PENDING, next_attempt_at=now, created_at=now,
         ))
         row.reply_kind = decision.outcome.reply
+
+    def _over_reply_limit(self, s: Session, address: str, subject: str, now: datetime) -> bool:
+        """At most N replies to one address per window, and fewer for the same subject: whatever
+        goes wrong elsewhere (an auto-responder we do not recognise), the bot never starts a loop."""
+        limits = self.reply_limits
+        since = now - timedelta(hours=limits.window_hours)
+        recent = s.exec(
+            select(t.MessageRow.subject)
+            .join(t.OutboxRow, t.OutboxRow.message_row_id == t.MessageRow.id)
+            .where(t.OutboxRow.to_addr == address, t.OutboxRow.created_at >= since)
+        ).all()
+        same = sum(1 for previous in recent if reply_topic(previous or "") == reply_topic(subject))
+        return len(recent) >= limits.max_per_sender or same >= limits.max_same_subject
 
     def _notes(self, decision: Decision, placed: dict[int, str]) -> tuple[str, ...]:
         campaign = self.ctx.campaign

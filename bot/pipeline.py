@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from bot.auth import sender_auth_failure
 from bot.check import Facts, check, counts_toward_unit
 from bot.classify import classify
 from bot.config import CampaignConfig
@@ -32,6 +33,7 @@ class Context:
     campaign: CampaignConfig
     roster: Roster
     own_addresses: tuple[str, ...]
+    check_sender_auth: bool = True  # a registered address failing DMARC/SPF gets no receipt
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,7 @@ class Analysis:
     items: tuple[ItemPlan, ...]  # one per unpacked part, same order
     relevant: bool
     relevance: str  # the signal that made it campaign mail, or why it is not
+    auth_failure: str | None = None  # a registered sender the receiving server did not vouch for
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,8 @@ def analyse(mail: Mail, received_at: datetime, ctx: Context) -> Analysis:
         relevant, why = True, "large-file-link"
     if not relevant and automatic == "bounce" and returns_our_mail(mail):
         relevant, why = True, "bounce-of-our-mail"  # staff must learn that a reply did not arrive
-    return Analysis(mail, received_at, automatic, match, unpacked, links, items, relevant, why)
+    failure = sender_auth_failure(mail) if match.how.startswith("address") and ctx.check_sender_auth else None
+    return Analysis(mail, received_at, automatic, match, unpacked, links, items, relevant, why, failure)
 
 
 def identify_sender(mail: Mail, unpacked: Unpacked, roster: Roster) -> UnitMatch:
@@ -157,7 +161,8 @@ def judge(analysis: Analysis, state: UnitState, campaign: CampaignConfig) -> Dec
     facts = Facts(campaign, analysis.received_at, analysis.match, items, analysis.unpacked.problems,
                   analysis.links)
     problems = check(facts)
-    items = tuple(replace(i, counted=counts_toward_unit(i, problems)) for i in items)
+    # A possibly forged sender's files are kept for staff but not counted until a person decides.
+    items = tuple(replace(i, counted=counts_toward_unit(i, problems) and not analysis.auth_failure) for i in items)
     return Decision(analysis, items, problems, facts.late, decide(analysis, items, problems))
 
 
@@ -184,6 +189,8 @@ def decide(analysis: Analysis, items: tuple[ItemPlan, ...], problems: tuple[Prob
         review.append("unclassified-file")
     if analysis.automatic:
         return Outcome(NO_REPLY, "ignored", ())
+    if analysis.auth_failure:  # never confirm acceptance to an address that may be forged
+        return Outcome(NO_REPLY, "needs_attention", ("sender-auth-failed", *review))
     if analysis.match.unit is None:
         return Outcome(ASK_UNIT, "needs_attention", tuple(review))
     if problems:

@@ -106,3 +106,16 @@ def test_unrelated_mail_keeps_no_content(intake: Intake, tmp_path: Path) -> None
     assert result.state == "unrelated" and not result.campaign
     assert (row.subject, row.from_addr, row.message_id, row.raw_path) == (None, None, None, None)
     assert not (tmp_path / "raw").exists()
+
+
+def test_replies_to_one_address_are_limited_so_no_loop_can_start(intake: Intake) -> None:
+    outbox_sizes = []
+    for uid in range(1, 5):
+        raw = clients.foxmail(from_addr="dc@example.cn", from_name="", to="bot@163.example",
+                              subject="Re: 东城区报送" if uid > 1 else "东城区报送", body=f"第{uid}封",
+                              attachments=[(f"{uid}.jpg", make_jpeg(1_100_000, seed=uid))], date=RECEIVED)
+        intake.process(raw, RECEIVED, Source("INBOX", 7, uid), NOW)
+        outbox_sizes.append(len(rows(intake, t.OutboxRow)))
+    assert outbox_sizes == [1, 2, 2, 2]  # two per subject in the window
+    limited = [r for r in rows(intake, t.MessageRow) if r.review and "reply-limit" in r.review]
+    assert [r.uid for r in limited] == [3, 4]

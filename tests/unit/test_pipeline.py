@@ -156,3 +156,13 @@ def test_an_apple_mail_photo_shown_by_cid_is_still_a_submission() -> None:
     m = mail(html='<img src="cid:photo1">', inline=(("IMG_0001.JPG", PHOTO, "photo1"),))
     d = decide_for(m)
     assert [(i.filename, i.skipped, i.counted) for i in d.items] == [("IMG_0001.JPG", None, True)]
+
+
+def test_a_registered_sender_failing_dmarc_gets_no_receipt_and_nothing_counts() -> None:
+    m = mail(files=(("IMG_1.jpg", PHOTO),),
+             headers=(("authentication-results", "mx.163.com; spf=fail smtp.mailfrom=dc@example.cn; dmarc=fail"),))
+    d = decide_for(m)
+    assert d.analysis.auth_failure == "spf=fail"
+    assert (d.outcome.reply, d.outcome.status, d.outcome.review) == (NO_REPLY, "needs_attention",
+                                                                     ("sender-auth-failed",))
+    assert [i.counted for i in d.items] == [False]
