@@ -339,3 +339,23 @@ def test_mail_filed_under_chinese_folders_is_polled_from_each_configured_folder(
     assert "本轮收取 1 封：入库 1 封" in out.stdout
     assert fetch_flags(dovecot, folder="垃圾邮件")[uid] == ("$IntakeDone",)
     assert [m["unit"] for m in setup.status()["messages"]] == ["东城区文明办"]
+
+
+def test_a_reply_refused_for_good_is_marked_failed_and_not_retried(setup: Setup) -> None:
+    load(setup, ["foxmail"])
+    setup.sink.refuse_with(550, stage="RCPT")
+    out = setup.intake("poll", "--once")
+    assert "发送失败 1 封" in out.stdout
+    setup.sink.refuse_with(None)
+    setup.intake("--now", "2030-01-01T00:00:00+08:00", "poll", "--once")
+    assert setup.sink.messages == [] and setup.status()["messages"][0]["replied"] is False
+
+
+def test_a_mail_server_that_is_down_gives_a_clear_error_and_loses_nothing(setup: Setup) -> None:
+    load(setup, ["foxmail"])
+    setup.dovecot.stop()
+    out = setup.intake("poll", "--once", check=False)
+    assert out.returncode == 1
+    assert "邮箱连接失败" in out.stdout and "Traceback" not in out.stdout + out.stderr
+    setup.dovecot.start()
+    assert "本轮收取 1 封：入库 1 封" in setup.intake("poll", "--once").stdout
