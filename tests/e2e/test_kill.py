@@ -1,0 +1,106 @@
+"""Crash safety: `intake poll --once` killed with SIGKILL at random moments, again and again.
+
+At the end every message is stored exactly once, no partial file is left, every message that
+deserves a reply got one, and duplicate replies are counted (the only window that can double a
+reply is between the SMTP server's acceptance and the outbox record).
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import random
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from tests.e2e.harness import INTAKE, Setup, write_config
+from tests.e2e.servers import Dovecot, SmtpSink, append
+from tests.e2e.test_poll_e2e import TO, when
+from tests.fixtures import archives, clients
+from tests.fixtures.files import make_docx, make_jpeg
+
+UNITS = [("dc-wmb@example.cn", "东城区文明办"), ("xc-wmb@example.cn", "西城区文明办"),
+         ("nh-xcb@example.cn", "南湖县委宣传部"), ("zyfw@example.cn", "市志愿服务指导中心")]
+KILLS = 20
+COUNT = 50
+
+
+def mailbox(count: int) -> list[bytes]:
+    writers = [clients.foxmail, clients.netease_webmail, clients.outlook, clients.iphone]
+    mails = []
+    for i in range(count):
+        address, unit = UNITS[i % len(UNITS)]
+        files = [(f"{unit}活动照片{i}.jpg", make_jpeg(1_100_000, seed=100 + i))]
+        if i % 3 == 0:
+            files.append((f"{unit}活动简报{i}.docx", make_docx(f"{unit}活动简报{i}")))
+        if i % 5 == 0:
+            files.append((f"材料{i}.zip", archives.windows_zip({f"典型事例/事例{i}.docx": make_docx("典型事例")})))
+        if i % 7 == 0:
+            files.append((f"小图{i}.jpg", make_jpeg(200_000, width=640, height=480, seed=300 + i)))
+        mails.append(writers[i % len(writers)](
+            from_addr=address, from_name=unit, to=TO, subject=f"{unit}报送材料（第{i}批）", body="请查收。",
+            attachments=files, date=when(12, 5 + i % 20)))
+    mails.append(clients.plain_mail(from_addr="friend@qq.example", from_name="朋友", to=TO, subject="周末聚餐",
+                                    body="有空吗", date=when(12, 9)))
+    return mails
+
+
+def test_killed_at_random_moments_every_message_is_stored_once_and_answered(
+    tmp_path: Path, dovecot: Dovecot, smtp_sink: SmtpSink
+) -> None:
+    rng = random.Random(20201231)
+    config = write_config(tmp_path, dovecot, smtp_sink)
+    with config.open("a", encoding="utf-8") as handle:  # one address sends 13 mails here: no loop
+        handle.write("\n[replies]\nmax_per_sender = 100\nmax_same_subject = 100\n")
+    setup = Setup(tmp_path, config, tmp_path / "data", dovecot, smtp_sink)
+    mails = mailbox(COUNT)
+    for index, raw in enumerate(mails):
+        append(dovecot, raw, when(12, 5 + index % 20))
+
+    kills = 0
+    for _ in range(KILLS * 3):
+        if kills == KILLS:
+            break
+        proc = subprocess.Popen([str(INTAKE), "--config", str(setup.config), "poll", "--once"], cwd=tmp_path,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.9, 1.5))  # start-up takes about 1 s: kills land in start-up and in work
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        proc.wait()
+    assert kills == KILLS
+
+    setup.intake("poll", "--once")  # let it finish
+    setup.intake("poll", "--once")  # and a quiet run after that changes nothing
+
+    status = setup.status()
+    messages = status["messages"]
+    assert len(messages) == COUNT
+    assert [m["status"] for m in messages].count("duplicate") == 0
+    assert sorted(m["subject"] for m in messages) == sorted(f"{u}报送材料（第{i}批）" for i, (_a, u) in
+                                                            ((i, UNITS[i % 4]) for i in range(COUNT)))
+    assert status["campaign"]["unrelated_seen"] == 1
+    # Every file once: rows and disk agree, nothing partial is left.
+    paths = [f["path"] for m in messages for f in m["files"] if f["path"]]
+    assert len(paths) == len(set(paths))
+    on_disk = sorted(str(p.relative_to(setup.data)) for p in (setup.data / "idv-2020").rglob("*") if p.is_file())
+    assert on_disk == sorted(paths)
+    assert not list(setup.data.rglob(".tmp-*"))
+    expected_files = sum(1 + (i % 3 == 0) + (i % 5 == 0) + (i % 7 == 0) for i in range(COUNT))
+    assert sum(len(m["files"]) for m in messages) == expected_files
+    # Every message deserving a reply got one; duplicates (accepted by SMTP, not yet recorded) are counted.
+    assert all(m["replied"] for m in messages)
+    answered = collections.Counter(parse_in_reply_to(m.data) for m in smtp_sink.messages)
+    assert len(answered) == COUNT
+    duplicates = sum(n - 1 for n in answered.values())
+    assert duplicates <= kills
+    print(json.dumps({"kills": kills, "replies": len(smtp_sink.messages), "duplicate_replies": duplicates}))
+
+
+def parse_in_reply_to(data: bytes) -> str:
+    for line in data.split(b"\r\n"):
+        if line.lower().startswith(b"in-reply-to:"):
+            return line.split(b":", 1)[1].strip().decode()
+    return ""
