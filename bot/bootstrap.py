@@ -5,6 +5,7 @@ from __future__ import annotations
 import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
@@ -36,16 +37,19 @@ class App:
     def mailbox(self) -> ImapMailbox:
         if self.config.imap is None:
             raise SystemExit("config has no [imap] section")
-        return ImapMailbox(self.config.imap, ssl_context())
+        return ImapMailbox(self.config.imap, ssl_context(self.config.imap.ca_file))
 
     def mailer(self) -> SmtpMailer:
         if self.config.smtp is None:
             raise SystemExit("config has no [smtp] section")
-        return SmtpMailer(self.config.smtp, ssl_context())
+        return SmtpMailer(self.config.smtp, ssl_context(self.config.smtp.ca_file))
 
 
-def ssl_context() -> ssl.SSLContext:
-    return ssl.create_default_context()
+def ssl_context(ca_file: Path | None = None) -> ssl.SSLContext:
+    """Certificates and host names are always verified; `ca_file` adds a private CA to trust."""
+    if ca_file is not None and not ca_file.is_file():
+        raise SystemExit(f"ca_file not found: {ca_file}")
+    return ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
 
 
 def identity_of(config: Config) -> Identity:

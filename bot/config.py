@@ -35,6 +35,7 @@ class ServerConfig:
     security: str
     username: str
     password: str = field(repr=False)
+    ca_file: Path | None = None  # trust this CA (a private one); certificates are always verified
 
 
 @dataclass(frozen=True)
@@ -234,6 +235,7 @@ class _Reader:
             security=security,
             username=self.get(section, "username", str, ""),
             password=self.password(section),
+            ca_file=self.path(section, "ca_file", None),
         )
 
     def imap(self) -> ImapConfig:

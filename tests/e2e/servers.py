@@ -13,6 +13,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -66,12 +67,15 @@ class Dovecot:
         *,
         tz: str = "Asia/Shanghai",
         start_timeout: float = 10.0,
+        tls: tuple[Path, Path] | None = None,
     ) -> None:
         reason = dovecot_missing_reason()
         if reason is not None:
             raise RuntimeError(reason)
         self.host = LOOPBACK
         self.port = 0
+        self.tls = tls  # (certificate, key): also listen for IMAPS on tls_port
+        self.tls_port = 0
         self.tz = tz
         self.start_timeout = start_timeout
         self.users: dict[str, str] = dict(users or {"intake@example.org": "secret"})
@@ -133,6 +137,8 @@ class Dovecot:
             raise RuntimeError("Dovecot is already running")
         if self.port == 0:
             self.port = free_port(self.host)
+        if self.tls and self.tls_port == 0:
+            self.tls_port = free_port(self.host)
         self.config_path.write_text(self._config())
         # Nothing of ours runs now, so a lock left by a master killed in stop() is stale; the next master
         # would otherwise wait minutes for it.
@@ -264,7 +270,8 @@ class Dovecot:
                 f"    port = {self.port}",
                 "  }",
                 "  inet_listener imaps {",
-                "    port = 0",
+                f"    port = {self.tls_port}",
+                "    ssl = yes" if self.tls else "",
                 "  }",
                 "}",
                 "",
@@ -272,8 +279,11 @@ class Dovecot:
         )
 
     def _ssl_settings(self) -> list[str]:
-        """The place to add `ssl = required`, `ssl_cert = <…` and an imaps port when a test needs TLS."""
-        return ["ssl = no"]
+        """Plain IMAP for the helpers; with `tls`, IMAPS too on `tls_port` (and STARTTLS on `port`)."""
+        if not self.tls:
+            return ["ssl = no"]
+        cert, key = self.tls
+        return ["ssl = yes", f"ssl_cert = <{cert}", f"ssl_key = <{key}"]
 
     def _wait_for_greeting(self) -> None:
         deadline = time.monotonic() + self.start_timeout
@@ -437,7 +447,9 @@ class SmtpSink:
     `refuse_with(None)`.
     """
 
-    def __init__(self, host: str = LOOPBACK, port: int = 0, data_size_limit: int = 100 * 1024 * 1024) -> None:
+    def __init__(self, host: str = LOOPBACK, port: int = 0, data_size_limit: int = 100 * 1024 * 1024,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
+        self.ssl_context = ssl_context  # implicit TLS (SMTPS) when set
         self.host = host
         self.port = port
         self.data_size_limit = data_size_limit
@@ -460,6 +472,7 @@ class SmtpSink:
             auth_require_tls=False,
             enable_SMTPUTF8=True,
             data_size_limit=self.data_size_limit,
+            ssl_context=self.ssl_context,
         )
         controller.start()
         self._controller = controller
