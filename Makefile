@@ -8,7 +8,7 @@ DEBIAN_PACKAGES := dovecot-imapd libarchive-tools
 # pip runs again only when the project metadata changes (or after `make clean`)
 STAMP := $(VENV)/.installed
 
-.PHONY: install install-python install-dovecot test lint demo clean
+.PHONY: install install-python install-dovecot test lint demo fuzz clean
 
 install: install-dovecot install-python
 
@@ -35,6 +35,10 @@ $(STAMP): pyproject.toml | $(BIN)/python
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
+
+# The long fuzz run: at least 10,000 generated and mutated messages through the pure pipeline.
+fuzz: install-python
+	FUZZ_EXAMPLES=10000 $(BIN)/pytest -q tests/unit/test_fuzz.py
 
 lint: install-python
 	$(BIN)/ruff check .

@@ -85,6 +85,8 @@ class Limits:
     max_entries: int = 2000  # per mail
     max_ratio: int = 200  # unpacked size / packed size of one entry
     max_depth: int = 3  # archives inside archives
+    max_parts: int = 500  # files in one mail, counting archive entries
+    max_message_bytes: int = 100 * 1024 * 1024  # a larger mail is archived and the sender asked to split it
 
 
 @dataclass(frozen=True)
@@ -331,5 +333,7 @@ class _Reader:
                 max_entries=self.positive_int("limits", "max_entries", Limits.max_entries),
                 max_ratio=self.positive_int("limits", "max_ratio", Limits.max_ratio),
                 max_depth=self.positive_int("limits", "max_depth", Limits.max_depth),
+                max_parts=self.positive_int("limits", "max_parts", Limits.max_parts),
+                max_message_bytes=self.positive_int("limits", "max_message_bytes", Limits.max_message_bytes),
             ),
         )

@@ -19,8 +19,7 @@ from sqlmodel import Session, func, select
 
 from bot.config import ReplyLimits
 from bot.model import CATEGORIES, ItemPlan, Mail, UnitState
-from bot.parse import parse_mail
-from bot.pipeline import NO_REPLY, Analysis, Context, Decision, analyse, judge
+from bot.pipeline import NO_REPLY, Analysis, Context, Decision, analyse_raw, judge
 from bot.render import FileLine, Identity, ReplyInput, Templates, UnitSummary, local_moment, render_reply
 from bot.triage import returned_message_ids
 from storage import tables as t
@@ -80,9 +79,8 @@ class Intake:
 
     def process(self, raw: bytes, received_at: datetime, source: Source, now: datetime) -> Result:
         now = now.astimezone(UTC)  # the database keeps UTC
-        mail = parse_mail(raw)
-        analysis = analyse(mail, received_at, self.ctx)
-        key = message_key(mail, raw)
+        analysis = analyse_raw(raw, received_at, self.ctx)
+        key = message_key(analysis.mail, raw)
         with session(self.engine) as s:
             row = self._find(s, source)
             if row is not None and row.state != t.CLAIMED:

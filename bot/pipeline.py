@@ -17,6 +17,7 @@ from bot.facts import inspect_file
 from bot.identify import identify
 from bot.links import find_large_links
 from bot.model import Category, FileFacts, ItemPlan, LargeFileLink, Mail, Part, Problem, UnitMatch, UnitState, Unpacked
+from bot.parse import parse_mail
 from bot.roster import Roster
 from bot.triage import LOOP_HEADER, automatic_reason
 from bot.unpack import unpack
@@ -79,6 +80,18 @@ def analyse(mail: Mail, received_at: datetime, ctx: Context) -> Analysis:
         relevant, why = True, "bounce-of-our-mail"  # staff must learn that a reply did not arrive
     failure = sender_auth_failure(mail) if match.how.startswith("address") and ctx.check_sender_auth else None
     return Analysis(mail, received_at, automatic, match, unpacked, links, items, relevant, why, failure)
+
+
+def analyse_raw(raw: bytes, received_at: datetime, ctx: Context) -> Analysis:
+    """Parse and analyse; a mail over the size limit is judged by its headers only and the sender
+    asked to split it (its raw bytes are still archived by the shell)."""
+    limit = ctx.campaign.limits.max_message_bytes
+    if len(raw) <= limit:
+        return analyse(parse_mail(raw), received_at, ctx)
+    head = raw[:1024 * 1024].split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+    analysis = analyse(parse_mail(head + b"\r\n\r\n"), received_at, ctx)
+    problem = Problem("message_too_large", None, (("size", len(raw)), ("limit", limit)))
+    return replace(analysis, unpacked=Unpacked((), (problem,)), items=())
 
 
 def identify_sender(mail: Mail, unpacked: Unpacked, roster: Roster) -> UnitMatch:

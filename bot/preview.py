@@ -7,15 +7,15 @@ from typing import Any
 
 from bot.model import UnitState
 from bot.parse import parse_mail
-from bot.pipeline import NO_REPLY, Context, analyse, judge
+from bot.pipeline import NO_REPLY, Context, analyse_raw, judge
 from bot.render import Templates
 
 
 def preview(raw: bytes, received_at: datetime | None, fallback_time: datetime, ctx: Context,
             templates: Templates) -> dict[str, Any]:
-    mail = parse_mail(raw)
-    when = received_at or mail.date or fallback_time
-    analysis = analyse(mail, when, ctx)
+    when = received_at or parse_mail(raw[:1024 * 1024]).date or fallback_time
+    analysis = analyse_raw(raw, when, ctx)
+    mail = analysis.mail
     decision = judge(analysis, UnitState(), ctx.campaign)
     would_reply = analysis.relevant and decision.outcome.reply != NO_REPLY and bool(mail.from_addr)
     failure = next((d for d in mail.defects if d.startswith("unparsable")), None)

@@ -32,7 +32,11 @@ class _Result:
 def unpack(attachments: tuple[Attachment, ...], limits: Limits) -> Unpacked:
     result = _Result()
     budget = Budget(limits)
-    for a in attachments:
+    for index, a in enumerate(attachments):
+        if len(result.parts) >= limits.max_parts:
+            result.problems.append(Problem("too_many_parts", None, (("limit", limits.max_parts),
+                                                                    ("count", len(attachments) - index))))
+            break
         top = Part(a.filename, a.payload, "", "", "attachment", a.content_type, a.disposition, a.content_id)
         try:
             _open(top, 0, budget, result)
@@ -40,7 +44,11 @@ def unpack(attachments: tuple[Attachment, ...], limits: Limits) -> Unpacked:
             log.exception("opening %r failed", a.filename)
             result.parts.append(top)
             result.problems.append(Problem("archive_corrupt", a.filename, (("error", type(exc).__name__),)))
-    return Unpacked(tuple(result.parts), tuple(result.problems), tuple(result.senders))
+    parts = result.parts[: limits.max_parts]
+    if len(result.parts) > limits.max_parts and not any(p.code == "too_many_parts" for p in result.problems):
+        result.problems.append(Problem("too_many_parts", None, (("limit", limits.max_parts),
+                                                                ("count", len(result.parts) - limits.max_parts))))
+    return Unpacked(tuple(parts), tuple(result.problems), tuple(result.senders))
 
 
 def shown(part: Part) -> str:

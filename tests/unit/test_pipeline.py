@@ -166,3 +166,18 @@ def test_a_registered_sender_failing_dmarc_gets_no_receipt_and_nothing_counts() 
     assert (d.outcome.reply, d.outcome.status, d.outcome.review) == (NO_REPLY, "needs_attention",
                                                                      ("sender-auth-failed",))
     assert [i.counted for i in d.items] == [False]
+
+
+def test_an_oversized_mail_is_judged_by_its_headers_and_the_sender_asked_to_split_it() -> None:
+    from bot.config import Limits
+    from bot.pipeline import analyse_raw
+    from tests.fixtures import clients
+
+    raw = clients.foxmail(from_addr="dc@example.cn", from_name="", to="bot@x", subject="东城区照片", body="x",
+                          attachments=[("1.jpg", PHOTO)], date=IN_WINDOW)
+    small = Context(replace(CAMPAIGN, limits=Limits(max_message_bytes=100_000)), ROSTER, ())
+    analysis = analyse_raw(raw, IN_WINDOW, small)
+    d = judge(analysis, UnitState(), small.campaign)
+    assert (analysis.relevant, analysis.match.unit, d.items) == (True, "东城区文明办", ())
+    assert [(p.code, dict(p.params)["size"]) for p in d.problems] == [("message_too_large", len(raw))]
+    assert d.outcome.reply == PROBLEMS

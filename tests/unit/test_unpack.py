@@ -151,3 +151,10 @@ def test_winmail_dat_attachments_match_the_reference_lists(path: Path) -> None:
     else:
         assert got == expected
     assert u.problems == ()
+
+
+def test_thousands_of_parts_are_cut_at_the_limit_with_a_problem() -> None:
+    many = tuple(att(f"{i}.txt", b"x") for i in range(1200))
+    u = unpack(many, Limits(max_parts=500))
+    assert len(u.parts) == 500
+    assert [(p.code, dict(p.params)) for p in u.problems] == [("too_many_parts", {"limit": 500, "count": 700})]
