@@ -52,23 +52,33 @@ def test_killed_at_random_moments_every_message_is_stored_once_and_answered(
 ) -> None:
     rng = random.Random(20201231)
     config = write_config(tmp_path, dovecot, smtp_sink)
-    with config.open("a", encoding="utf-8") as handle:  # one address sends 13 mails here: no loop
+    with config.open("a", encoding="utf-8") as handle:  # each address sends a dozen mails or more here
         handle.write("\n[replies]\nmax_per_sender = 100\nmax_same_subject = 100\n")
     setup = Setup(tmp_path, config, tmp_path / "data", dovecot, smtp_sink)
-    mails = mailbox(COUNT)
-    for index, raw in enumerate(mails):
-        append(dovecot, raw, when(12, 5 + index % 20))
+    pool = mailbox(COUNT + 60)
+    unrelated, campaign = pool[-1], pool[:-1]
+    append(dovecot, unrelated, when(12, 9))
+    appended = 0
 
+    def add(n: int) -> None:
+        nonlocal appended
+        for index in range(appended, min(appended + n, len(campaign))):
+            append(dovecot, campaign[index], when(12, 5 + index % 20))
+        appended = min(appended + n, len(campaign))
+
+    add(COUNT)
     kills = 0
-    for _ in range(KILLS * 3):
-        if kills == KILLS:
-            break
+    while kills < KILLS:
         proc = subprocess.Popen([str(INTAKE), "--config", str(setup.config), "poll", "--once"], cwd=tmp_path,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(rng.uniform(0.9, 1.5))  # start-up takes about 1 s: kills land in start-up and in work
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             kills += 1
+        elif appended < len(campaign):
+            add(10)  # the run finished before the kill: give it more work, so kills keep landing mid-run
+        else:
+            break
         proc.wait()
     assert kills == KILLS
 
@@ -77,10 +87,10 @@ def test_killed_at_random_moments_every_message_is_stored_once_and_answered(
 
     status = setup.status()
     messages = status["messages"]
-    assert len(messages) == COUNT
+    assert len(messages) == appended
     assert [m["status"] for m in messages].count("duplicate") == 0
     assert sorted(m["subject"] for m in messages) == sorted(f"{u}报送材料（第{i}批）" for i, (_a, u) in
-                                                            ((i, UNITS[i % 4]) for i in range(COUNT)))
+                                                            ((i, UNITS[i % 4]) for i in range(appended)))
     assert status["campaign"]["unrelated_seen"] == 1
     # Every file once: rows and disk agree, nothing partial is left.
     paths = [f["path"] for m in messages for f in m["files"] if f["path"]]
@@ -88,15 +98,16 @@ def test_killed_at_random_moments_every_message_is_stored_once_and_answered(
     on_disk = sorted(str(p.relative_to(setup.data)) for p in (setup.data / "idv-2020").rglob("*") if p.is_file())
     assert on_disk == sorted(paths)
     assert not list(setup.data.rglob(".tmp-*"))
-    expected_files = sum(1 + (i % 3 == 0) + (i % 5 == 0) + (i % 7 == 0) for i in range(COUNT))
+    expected_files = sum(1 + (i % 3 == 0) + (i % 5 == 0) + (i % 7 == 0) for i in range(appended))
     assert sum(len(m["files"]) for m in messages) == expected_files
     # Every message deserving a reply got one; duplicates (accepted by SMTP, not yet recorded) are counted.
     assert all(m["replied"] for m in messages)
     answered = collections.Counter(parse_in_reply_to(m.data) for m in smtp_sink.messages)
-    assert len(answered) == COUNT
+    assert len(answered) == appended
     duplicates = sum(n - 1 for n in answered.values())
     assert duplicates <= kills
-    print(json.dumps({"kills": kills, "replies": len(smtp_sink.messages), "duplicate_replies": duplicates}))
+    print(json.dumps({"messages": appended, "kills": kills, "replies": len(smtp_sink.messages),
+                      "duplicate_replies": duplicates}))
 
 
 def parse_in_reply_to(data: bytes) -> str:
