@@ -49,6 +49,7 @@ class ImapConfig(ServerConfig):
         return self.folders or (self.folder,)
     keyword: str = "$IntakeDone"
     timeout_seconds: float = 60.0
+    retry_delays: tuple[float, ...] = (5.0, 30.0, 120.0)  # pauses before reconnecting within one cycle
 
 
 @dataclass(frozen=True)
@@ -211,6 +212,12 @@ class _Reader:
         p = Path(value)
         return p if p.is_absolute() else self.base_dir / p
 
+    def delays(self, section: str, key: str, default: tuple[float, ...]) -> tuple[float, ...]:
+        value = self.section(section).get(key, list(default))
+        if not isinstance(value, list) or not all(isinstance(v, int | float) and v >= 0 for v in value):
+            raise ConfigError(f"{section}.{key} must be a list of seconds, e.g. [5, 30, 120]")
+        return tuple(float(v) for v in value)
+
     def password(self, section: str) -> str:
         table = self.section(section)
         if "password" in table:
@@ -252,6 +259,7 @@ class _Reader:
             processed_folder=self.get("imap", "processed_folder", str, ""),
             keyword=keyword,
             timeout_seconds=float(self.get("imap", "timeout_seconds", (int, float), 60)),
+            retry_delays=self.delays("imap", "retry_delays", (5.0, 30.0, 120.0)),
         )
 
     def smtp(self) -> SmtpConfig:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import imaplib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -44,18 +45,31 @@ def flush(app: App, clock: Callable[[], datetime]) -> FlushReport:
     return flush_outbox(app.engine, app.mailer(), app.identity.address, clock())
 
 
-def poll_and_flush(app: App, clock: Callable[[], datetime]) -> CycleReport:
-    poll_report: PollReport | None = None
+def poll_and_flush(
+    app: App, clock: Callable[[], datetime], sleep: Callable[[float], None] = time.sleep
+) -> CycleReport:
+    """Poll, reconnecting after a dropped connection with growing pauses (imap.retry_delays), then
+    flush. A refusal (wrong password, Unsafe Login, missing folder) is not retried: only a person can
+    fix it, and the next scheduled cycle tries again."""
+    report = PollReport()
     error: str | None = None
-    try:
-        with app.mailbox() as box:
-            poll_report = poll_once(box, app.intake, app.engine, clock)
-        if poll_report.errors:
-            error = "; ".join(poll_report.errors)
-    except MailboxError as exc:
-        error = str(exc)
-        log.error("%s", exc)
-    except (OSError, TimeoutError, imaplib.IMAP4.error) as exc:
-        error = f"IMAP connection to {app.config.imap.host if app.config.imap else '?'} lost: {exc}"
-        log.error("%s", error)
-    return CycleReport(poll_report, flush(app, clock), error)
+    delays = app.config.imap.retry_delays if app.config.imap else ()
+    for attempt in range(len(delays) + 1):
+        try:
+            with app.mailbox() as box:
+                poll_once(box, app.intake, app.engine, clock, report)
+            error = "; ".join(report.errors) or None
+            break
+        except MailboxError as exc:
+            error = str(exc)
+            log.error("%s", exc)
+            break
+        except (OSError, TimeoutError, imaplib.IMAP4.error) as exc:
+            host = app.config.imap.host if app.config.imap else "?"
+            error = f"IMAP connection to {host} lost: {exc}"
+            if attempt < len(delays):
+                log.warning("%s; reconnecting in %s s", error, delays[attempt])
+                sleep(delays[attempt])
+            else:
+                log.error("%s; giving up until the next cycle", error)
+    return CycleReport(report, flush(app, clock), error)

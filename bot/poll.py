@@ -49,10 +49,13 @@ def save_cursor(engine: Engine, folder: str, uidvalidity: int, last_uid: int) ->
 
 
 def poll_once(
-    box: ImapMailbox, intake: Intake, engine: Engine, clock: Callable[[], datetime]
+    box: ImapMailbox, intake: Intake, engine: Engine, clock: Callable[[], datetime],
+    report: PollReport | None = None,
 ) -> PollReport:
-    """Every configured folder in turn; a folder that cannot be opened is logged and skipped."""
-    report = PollReport()
+    """Every configured folder in turn; a folder that cannot be opened is logged and skipped.
+    Results add to `report`, so a cycle that reconnects counts everything once."""
+    report = report if report is not None else PollReport()
+    report.errors.clear()
     for name in box.config.poll_folders:
         try:
             folder = box.open_folder(name)

@@ -78,6 +78,7 @@ username = "{dovecot.user}"
 password = "{dovecot.password}"
 folder = "INBOX"
 timeout_seconds = 20
+retry_delays = [0.5, 1]
 
 [smtp]
 host = "{sink.host}"

@@ -359,3 +359,28 @@ def test_a_mail_server_that_is_down_gives_a_clear_error_and_loses_nothing(setup:
     assert "邮箱连接失败" in out.stdout and "Traceback" not in out.stdout + out.stderr
     setup.dovecot.start()
     assert "本轮收取 1 封：入库 1 封" in setup.intake("poll", "--once").stdout
+
+
+def test_a_mail_server_restarting_mid_run_is_reconnected_and_nothing_is_lost(setup: Setup) -> None:
+    import subprocess
+    import time
+
+    from tests.e2e.harness import INTAKE
+
+    with setup.config.open("a", encoding="utf-8") as handle:  # 30 mails from one address: not a loop here
+        handle.write("\n[replies]\nmax_per_sender = 100\n")
+    for i in range(30):
+        raw = clients.netease_webmail(
+            from_addr="dc-wmb@example.cn", from_name="东城区文明办", to=TO, subject=f"东城区第{i}批", body="x",
+            attachments=[(f"{i}.jpg", make_jpeg(1_100_000, seed=500 + i))], date=when(12, 10))
+        append(setup.dovecot, raw, when(12, 10))
+    proc = subprocess.Popen([str(INTAKE), "--config", str(setup.config), "-v", "poll", "--once"], cwd=setup.dir,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.8)  # start-up takes about a second: the restart lands while messages are being fetched
+    setup.dovecot.restart()
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, out + err
+    assert "reconnecting in" in err
+    status = setup.status()
+    assert len(status["messages"]) == 30 and all(m["replied"] for m in status["messages"])
+    assert sum(len(m["files"]) for m in status["messages"]) == 30
