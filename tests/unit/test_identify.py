@@ -162,3 +162,76 @@ def test_quoted_text_of_an_earlier_mail_is_ignored() -> None:
     text = "补充照片\n\n-----原始邮件-----\n发件人：迎泽区文明办\n主题：迎泽区文明办材料"
     match = identify(mail(subject="补充", text=text), SHORT_ROSTER)
     assert match.unit is None
+
+
+def test_a_registered_address_whose_signature_names_another_unit_sends_for_it() -> None:
+    text = "您好，代为报送材料，请查收。\n--\n迎泽区文明办 李四\n电话：0351-7654321"
+    match = identify(mail(subject="活动照片", from_addr="xd@example.cn", text=text), SHORT_ROSTER)
+
+    assert match == UnitMatch(unit="迎泽区文明办", how="address+name", matched="xd@example.cn → 迎泽区文明办",
+                              where="signature", needs_review=True)
+
+
+def test_a_derived_short_form_of_another_unit_does_not_move_a_registered_address() -> None:
+    match = identify(mail(subject="迎泽活动照片", from_addr="xd@example.cn"), SHORT_ROSTER)
+
+    assert match == UnitMatch(unit="小店区文明办", how="address", matched="xd@example.cn", where="from")
+
+
+def test_a_full_name_beside_another_units_alias_in_the_subject_is_ambiguous() -> None:
+    match = identify(mail(subject="海淀区文明办、延庆团委联合活动简报"), ROSTER)
+
+    assert match == UnitMatch(unit=None, how="name", matched="延庆团委 / 海淀区文明办", where="subject",
+                              needs_review=True)
+
+
+def test_a_full_name_in_the_body_beats_a_derived_short_form_in_the_subject() -> None:
+    text = "\n".join(["各位领导：", "附件是迎泽区文明办的活动照片。", *(f"第{i}张" for i in range(10))])
+    match = identify(mail(subject="小店活动照片", text=text), SHORT_ROSTER)
+
+    assert (match.unit, match.matched, match.where) == ("迎泽区文明办", "迎泽区文明办", "body")
+
+
+def test_the_lines_after_a_signature_rule_are_the_signature_however_long() -> None:
+    contact = [f"联系方式{i}：0351-000000{i}" for i in range(9)]
+    text = "\n".join(["附件是照片。", "--", "迎泽区文明办 王五", *contact])
+    match = identify(mail(subject="照片", text=text), SHORT_ROSTER)
+
+    assert (match.unit, match.where) == ("迎泽区文明办", "signature")
+
+
+def test_a_short_form_read_inside_another_units_name_is_not_derived() -> None:
+    roster = Roster((Unit("小店区文明办"), Unit("小店街道办事处")))
+
+    assert identify(mail(subject="小店街道照片"), roster).unit is None
+    assert identify(mail(subject="小店区照片"), roster).unit == "小店区文明办"
+
+
+def test_a_short_form_shared_by_two_units_is_not_derived() -> None:
+    roster = Roster((Unit("小店区文明办"), Unit("小店区委宣传部")))
+
+    assert identify(mail(subject="小店照片"), roster) == UnitMatch(unit=None, how="none")
+
+
+def test_callers_can_give_their_own_suffixes() -> None:
+    roster = Roster((Unit("晋源区志愿者协会"), Unit("迎泽区文明办")))
+
+    assert identify(mail(subject="晋源活动照片"), roster).unit is None
+    match = identify(mail(subject="晋源活动照片"), roster, org_suffixes=("志愿者协会", "文明办"))
+    assert (match.unit, match.matched) == ("晋源区志愿者协会", "晋源")
+
+
+def test_qq_english_original_rule_and_quoted_lines_are_ignored() -> None:
+    text = ("收到，补充照片见附件\n> 迎泽区文明办：请补充照片\n\n------------------ Original ------------------\n"
+            "From: \"迎泽区文明办\"<yz@example.cn>;\n主题: 迎泽区文明办材料")
+    assert identify(mail(subject="补充", text=text), SHORT_ROSTER) == UnitMatch(unit=None, how="none")
+
+
+def test_an_outlook_reply_header_block_starts_the_quoted_text() -> None:
+    text = "好的\n\n________________________________\n发件人: 迎泽区文明办 <yz@example.cn>\n发送时间: 2024年6月1日 9:00"
+    assert identify(mail(subject="回复: 材料", text=text), SHORT_ROSTER).unit is None
+
+
+def test_a_forward_with_nothing_typed_above_it_is_quoted_text_too() -> None:
+    text = "-------- 转发邮件信息 --------\n发件人：迎泽区文明办\n主题：迎泽区文明办材料"
+    assert identify(mail(subject="Fw: 材料", text=text), SHORT_ROSTER).unit is None

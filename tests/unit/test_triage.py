@@ -1,11 +1,17 @@
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 import pytest
 
 from bot.model import Attachment, Mail
-from bot.triage import AUTO_REPLY_SUBJECT_PREFIXES, LOOP_HEADER, automatic_reason, returned_message_ids
+from bot.parse import parse_mail
+from bot.triage import AUTO_REPLY_SUBJECT_PREFIXES, LOOP_HEADER, Markers, automatic_reason, returned_message_ids
+from tests.fixtures import clients
 
 OURS = ("intake@example.cn", "Office@Example.cn")
+WHEN = datetime(2024, 6, 20, 9, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
 
 
 def mail(
@@ -137,27 +143,90 @@ def test_list_headers_mark_list_mail(header: tuple[str, str]) -> None:
     assert automatic_reason(mail(headers=(header,)), OURS) == "list"
 
 
-@pytest.mark.parametrize("subject", ["系统退信", "邮件投递失败：东城区材料", "Re: 退信通知"])
-def test_chinese_bounce_subjects_mark_a_bounce(subject: str) -> None:
-    assert automatic_reason(mail(subject=subject), OURS) == "bounce"
+@pytest.mark.parametrize(
+    "subject",
+    ["系统退信", "邮件投递失败：东城区材料", "Re: 退信通知", "退信：东城区简报", "回复：来自QQ邮箱的无法投递通知",
+     "Undelivered Mail Returned to Sender", "Undeliverable: 东城区简报"],
+)
+def test_bounce_subjects_mark_a_bounce(subject: str) -> None:
+    assert automatic_reason(mail(subject=subject, from_addr="notice@mail.example.cn"), OURS) == "bounce"
 
 
-@pytest.mark.parametrize("subject", ["回复：自动回复：材料已收到", "Re: 假期自动回复"])
+def test_bare_tui_xin_inside_a_subject_is_a_person_writing() -> None:
+    assert automatic_reason(mail(subject="关于上次退信的说明及六月简报"), OURS) is None
+
+
+def test_a_system_bounce_sentence_at_the_top_of_the_body_marks_a_bounce() -> None:
+    m = text_mail("致歉", "系统退信\n您发送的邮件未能送达以下收件人：wmb@example.cn")
+    assert automatic_reason(m, OURS) == "bounce"
+
+
+@pytest.mark.parametrize("subject", ["回复：自动回复：材料已收到", "Re: 假期自动回复", "答复: 自动回复 简报"])
 def test_auto_reply_prefixes_count_after_reply_prefixes(subject: str) -> None:
     assert automatic_reason(mail(subject=subject), OURS) == "auto-reply"
 
 
-def test_qq_vacation_sentence_in_the_body_marks_an_auto_reply() -> None:
-    m = Mail(message_id="m@x", subject="Re: 材料", from_addr="a@qq.com", from_name="", to=(), date=None,
-             content_type="text/plain", headers=(), text="这是来自QQ邮箱的假期自动回复邮件。\n您好，我最近正在休假中。",
-             html="", attachments=())
-    assert automatic_reason(m, OURS) == "auto-reply"
+@pytest.mark.parametrize("sentence", ["这是来自QQ邮箱的假期自动回复邮件。", "此邮件为自动回复，请勿直接回复。"])
+def test_auto_reply_sentences_at_the_top_of_the_body_mark_an_auto_reply(sentence: str) -> None:
+    assert automatic_reason(text_mail("Re: 材料", f"{sentence}\n您好，我最近正在休假中。"), OURS) == "auto-reply"
 
 
-def test_a_bounce_names_the_message_it_returns() -> None:
-    head = b"From: bot@163.example\r\nMessage-ID: <intake.idv.7.receipt@163.example>\r\nSubject: x\r\n\r\n"
-    returned = Attachment("details.txt", "text/rfc822-headers", "", None, head)
-    m = Mail(message_id="b@x", subject="Undelivered", from_addr="mailer-daemon@mx", from_name="", to=(), date=None,
-             content_type="multipart/report", headers=(("in-reply-to", "<other@x>"),), text="", html="",
-             attachments=(returned,))
-    assert returned_message_ids(m) == ("intake.idv.7.receipt@163.example", "other@x")
+def test_an_auto_reply_sentence_far_down_a_persons_mail_does_not_count() -> None:
+    body = "\n".join(["各位领导：", "附件是六月简报。", "请查收。", "谢谢！", "东城区文明办", "",
+                      "另：上次收到的“此邮件为自动回复”是同事设置的。"])
+    assert automatic_reason(text_mail("东城区六月简报", body), OURS) is None
+
+
+@pytest.mark.parametrize("style", ["163", "qq"])
+def test_vacation_replies_written_by_163_and_qq_are_auto_replies(style: str) -> None:
+    raw = clients.auto_reply(from_addr="dc@163.example", from_name="东城区", to="intake@example.cn",
+                             subject="关于报送简报的通知", body="您好，我正在休假，回来后处理。", date=WHEN,
+                             in_reply_to="notice.1@example.cn", style=style)
+    assert automatic_reason(parse_mail(raw), OURS) == "auto-reply"
+
+
+def test_callers_can_replace_the_bounce_words() -> None:
+    m = mail(subject="邮件投递失败：东城区材料")
+    assert automatic_reason(m, OURS, markers=Markers(bounce_subject_markers=())) is None
+
+
+def test_a_postfix_bounce_names_the_mail_it_returns() -> None:
+    original = clients.netease_webmail(from_addr="intake@example.cn", from_name="", to="dc@example.cn", subject="回执",
+                                       body="已收到", date=WHEN, message_id="intake.7.receipt@example.cn")
+    bounce = parse_mail(clients.bounce(original, failed_recipient="dc@example.cn", date=WHEN))
+
+    assert automatic_reason(bounce, OURS) == "bounce"
+    assert returned_message_ids(bounce) == ("intake.7.receipt@example.cn",)
+
+
+def test_returned_headers_name_the_message_even_when_the_id_is_folded() -> None:
+    head = b"From: bot@163.example\r\nMessage-ID:\r\n <intake.idv.7.receipt@163.example>\r\nSubject: x\r\n\r\n"
+    m = bounce_mail(attachments=(Attachment("details.txt", "text/rfc822-headers", "", None, head),),
+                    headers=(("in-reply-to", "<other@x>"),))
+    assert returned_message_ids(m) == ("intake.idv.7.receipt@163.example",)
+
+
+def test_without_a_returned_message_the_bounce_threading_headers_are_used() -> None:
+    m = bounce_mail(headers=(("in-reply-to", "<a@x>"), ("references", "<root@x> <a@x>")))
+    assert returned_message_ids(m) == ("a@x", "root@x")
+
+
+def test_a_message_id_line_quoted_in_the_bounce_text_is_used_before_threading_headers() -> None:
+    m = bounce_mail(text="原邮件信息：\nMessage-ID: <intake.9@example.cn>\n主题：回执",
+                    headers=(("in-reply-to", "<a@x>"),))
+    assert returned_message_ids(m) == ("intake.9@example.cn",)
+
+
+def test_a_bounce_with_nothing_returned_names_nothing() -> None:
+    assert returned_message_ids(bounce_mail()) == ()
+
+
+def text_mail(subject: str, text: str) -> Mail:
+    return Mail(message_id="m@x", subject=subject, from_addr="a@qq.com", from_name="", to=(), date=None,
+                content_type="text/plain", headers=(), text=text, html="", attachments=())
+
+
+def bounce_mail(attachments: tuple[Attachment, ...] = (), headers: tuple[tuple[str, str], ...] = (),
+                text: str = "") -> Mail:
+    return Mail(message_id="b@x", subject="Undelivered", from_addr="mailer-daemon@mx", from_name="", to=(), date=None,
+                content_type="multipart/report", headers=headers, text=text, html="", attachments=attachments)
