@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -124,6 +125,31 @@ class ReplyLimits:
 
 
 @dataclass(frozen=True)
+class Slot:
+    """A moment relative to a campaign day: "-3d 09:00" is three days before the deadline's date, 09:00."""
+
+    days: int
+    at: time
+    text: str  # as written in the config, also the slot's key in the reminder ledger
+
+    def on(self, day: date) -> date:
+        from datetime import timedelta
+
+        return day + timedelta(days=self.days)
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """When the worker sends the staff digest and reminds units (times in the campaign's zone)."""
+
+    digest_time: time | None = None  # None: no daily digest
+    reminders: tuple[Slot, ...] = ()  # relative to the deadline's date
+    overdue_notice: Slot | None = None  # one notice after the deadline, relative to its date
+    working_days_only: bool = True  # a slot on a weekend or public holiday moves to the previous working day
+    copy_staff: bool = False  # reminders and the overdue notice also go to staff.digest_to
+
+
+@dataclass(frozen=True)
 class Config:
     imap: ImapConfig | None
     smtp: SmtpConfig | None
@@ -136,6 +162,7 @@ class Config:
     templates_dir: Path | None = None  # staff overrides
     replies: ReplyLimits = field(default_factory=lambda: ReplyLimits())
     check_sender_auth: bool = True  # a registered address failing DMARC/SPF gets no receipt, only review
+    schedule: ScheduleConfig = field(default_factory=lambda: ScheduleConfig())
 
 
 def load_config(path: str | Path, environ: dict[str, str] | None = None) -> Config:
@@ -168,6 +195,7 @@ def parse_config(raw: dict[str, Any], base_dir: Path, environ: Any) -> Config:
             window_hours=r.positive_int("replies", "window_hours", 3),
         ),
         check_sender_auth=r.get("security", "check_sender_auth", bool, True),
+        schedule=r.schedule(),
     )
 
 
@@ -217,6 +245,39 @@ class _Reader:
         if not isinstance(value, list) or not all(isinstance(v, int | float) and v >= 0 for v in value):
             raise ConfigError(f"{section}.{key} must be a list of seconds, e.g. [5, 30, 120]")
         return tuple(float(v) for v in value)
+
+    def clock_time(self, section: str, key: str) -> time | None:
+        value = self.get(section, key, (str, time), None)
+        if value is None or isinstance(value, time):
+            return value
+        try:
+            return time.fromisoformat(value)
+        except ValueError as exc:
+            raise ConfigError(f"{section}.{key} must be a time of day such as \"08:30\", not {value!r}") from exc
+
+    def slot(self, section: str, key: str, text: str) -> Slot:
+        match = re.fullmatch(r"\s*([+-]?\d+)d\s+(\d{1,2}:\d{2})\s*", text)
+        if match is None:
+            raise ConfigError(f"{section}.{key}: {text!r} is not a slot such as \"-3d 09:00\"")
+        try:
+            at = time.fromisoformat(match.group(2).zfill(5))
+        except ValueError as exc:
+            raise ConfigError(f"{section}.{key}: {text!r} has no valid time of day") from exc
+        return Slot(int(match.group(1)), at, text.strip())
+
+    def schedule(self) -> ScheduleConfig:
+        reminders = tuple(self.slot("schedule", "reminders", text)
+                          for text in self.get("schedule", "reminders", list, []))
+        if len({r.text for r in reminders}) != len(reminders):
+            raise ConfigError("schedule.reminders lists the same slot twice")
+        overdue = self.get("schedule", "overdue_notice", str, "")
+        return ScheduleConfig(
+            digest_time=self.clock_time("schedule", "digest_time"),
+            reminders=reminders,
+            overdue_notice=self.slot("schedule", "overdue_notice", overdue) if overdue else None,
+            working_days_only=self.get("schedule", "working_days_only", bool, True),
+            copy_staff=self.get("schedule", "copy_staff", bool, False),
+        )
 
     def password(self, section: str) -> str:
         table = self.section(section)
