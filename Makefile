@@ -4,7 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DOVECOT := /usr/sbin/dovecot
 BSDTAR := /usr/bin/bsdtar
-DEBIAN_PACKAGES := dovecot-imapd libarchive-tools
+CHROMIUM := /usr/bin/chromium
+DEBIAN_PACKAGES := dovecot-imapd libarchive-tools chromium
 # pip runs again only when the project metadata changes (or after `make clean`)
 STAMP := $(VENV)/.installed
 
@@ -12,11 +13,12 @@ STAMP := $(VENV)/.installed
 
 install: install-dovecot install-python
 
-# Debian packages: Dovecot for the e2e tests, bsdtar (libarchive-tools) to open RAR archives.
+# Debian packages: Dovecot for the e2e tests, bsdtar (libarchive-tools) to open RAR archives,
+# headless Chromium to render the staff digest in a test.
 # apt runs only when one is missing and we are root.
 install-dovecot:
-	@if [ -x $(DOVECOT) ] && [ -x $(BSDTAR) ]; then \
-		echo "dovecot: $$($(DOVECOT) --version); $$($(BSDTAR) --version)"; \
+	@if [ -x $(DOVECOT) ] && [ -x $(BSDTAR) ] && [ -x $(CHROMIUM) ]; then \
+		echo "dovecot: $$($(DOVECOT) --version); $$($(BSDTAR) --version); $$($(CHROMIUM) --version)"; \
 	elif [ "$$(id -u)" = 0 ]; then \
 		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $(DEBIAN_PACKAGES); \
 	else \
