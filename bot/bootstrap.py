@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,7 +15,8 @@ from bot.mailbox import ImapMailbox
 from bot.mailer import SmtpMailer
 from bot.pipeline import Context
 from bot.render import Identity, Templates
-from bot.roster import Roster, load_roster
+from bot.roster import Roster
+from bot.roster_store import fingerprint, roster_in_force, sync_config_roster
 from storage.db import make_engine
 from storage.files import FileStore
 
@@ -33,6 +34,18 @@ class App:
     templates: Templates
     identity: Identity
     intake: Intake
+    base_roster: Roster | None = None  # given by the caller instead of the imported roster
+    roster_version: tuple[int, int] = (0, 0)
+
+    def refresh_roster(self) -> bool:
+        """Pick up a roster import or a staff decision made by another process; True when it changed."""
+        version = fingerprint(self.engine)
+        if version == self.roster_version:
+            return False
+        self.roster = roster_in_force(self.engine, self.base_roster)
+        self.roster_version = version
+        self.intake.ctx = replace(self.intake.ctx, roster=self.roster)
+        return True
 
     def mailbox(self) -> ImapMailbox:
         if self.config.imap is None:
@@ -59,13 +72,17 @@ def identity_of(config: Config) -> Identity:
     return Identity(address, config.campaign.name)
 
 
-def build(config: Config, roster: Roster | None = None) -> App:
-    roster = roster if roster is not None else load_roster(config.units_file)
+def build(config: Config, base_roster: Roster | None = None) -> App:
+    """The application; its roster is the imported one in force (the config's file is imported when it
+    is new or changed), or `base_roster`, with staff decisions applied."""
     identity = identity_of(config)
     own = tuple(sorted({identity.address, *((config.imap.username,) if config.imap else ())} - {""}))
     engine = make_engine(config.storage.database_url)
+    if base_roster is None:
+        sync_config_roster(engine, config.units_file, system_clock())
+    roster = roster_in_force(engine, base_roster)
     store = FileStore(config.storage.data_dir)
     templates = Templates(config.templates_dir)
     ctx = Context(config.campaign, roster, tuple(a.lower() for a in own), config.check_sender_auth)
     intake = Intake(ctx, engine, store, templates, identity, config.replies)
-    return App(config, roster, engine, store, templates, identity, intake)
+    return App(config, roster, engine, store, templates, identity, intake, base_roster, fingerprint(engine))

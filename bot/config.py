@@ -106,6 +106,7 @@ class CampaignConfig:
     max_image_pixels: int = 120_000_000
     classify: ClassifyRules = ClassifyRules()
     limits: Limits = Limits()
+    reference_prefix: str = "REF"  # receipts are numbered <prefix>-0031
 
     @property
     def closes(self) -> datetime:
@@ -355,6 +356,13 @@ class _Reader:
             value = value.replace(tzinfo=tz)
         return value
 
+    def reference_prefix(self, slug: str) -> str:
+        default = "".join(c for c in slug if c.isalnum()).upper()[:12] or "REF"
+        prefix = self.get("campaign", "reference_prefix", str, default)
+        if not prefix or not all(c.isascii() and c.isalnum() for c in prefix):
+            raise ConfigError(f"campaign.reference_prefix must be ASCII letters and digits, not {prefix!r}")
+        return prefix
+
     def campaign(self) -> CampaignConfig:
         tz_name = self.get("campaign", "timezone", str, "Asia/Shanghai")
         try:
@@ -397,6 +405,7 @@ class _Reader:
             keywords=tuple(self.get("campaign", "keywords", list, [])),
             max_image_pixels=self.positive_int("campaign", "max_image_pixels", 120_000_000),
             classify=rules,
+            reference_prefix=self.reference_prefix(slug),
             limits=Limits(
                 max_unpacked_bytes=self.positive_int("limits", "max_unpacked_bytes", Limits.max_unpacked_bytes),
                 max_entries=self.positive_int("limits", "max_entries", Limits.max_entries),

@@ -51,6 +51,8 @@ def poll_and_flush(
     """Poll, reconnecting after a dropped connection with growing pauses (imap.retry_delays), then
     flush. A refusal (wrong password, Unsafe Login, missing folder) is not retried: only a person can
     fix it, and the next scheduled cycle tries again."""
+    if app.refresh_roster():
+        log.info("roster in force changed: %d units", len(app.roster.units))
     report = PollReport()
     error: str | None = None
     delays = app.config.imap.retry_delays if app.config.imap else ()

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, func, select
+from sqlmodel import Session, delete, func, select
 
 from bot.config import ReplyLimits
 from bot.model import CATEGORIES, ItemPlan, Mail, UnitState
+from bot.overrides import Overrides, apply_to_analysis
 from bot.pipeline import NO_REPLY, Analysis, Context, Decision, analyse_raw, judge
 from bot.render import FileLine, Identity, ReplyInput, Templates, UnitSummary, local_moment, render_reply
 from bot.triage import returned_message_ids
@@ -28,6 +29,9 @@ from storage.files import FileStore, safe_name
 
 log = logging.getLogger(__name__)
 
+# When a message gets a reply: as the pipeline decides (AUTO), also when staff ask again (FORCE),
+# or on reprocessing only if it never had one (IF_NEVER).
+AUTO, FORCE, IF_NEVER = "auto", "force", "if-never"
 MAX_ATTEMPTS = 5  # a message that kills the process this often is marked failed, not retried forever
 UNASSIGNED_FOLDER = "_unassigned"
 
@@ -189,11 +193,13 @@ class Intake:
 
     # storing --------------------------------------------------------------------------------
 
-    def unit_state(self, s: Session, unit: str | None) -> UnitState:
+    def unit_state(self, s: Session, unit: str | None, exclude: int | None = None) -> UnitState:
+        """What is stored for the unit, leaving out message `exclude` (the one being judged)."""
         if unit is None:
             return UnitState()
         rows = s.exec(select(t.ItemRow.category, t.ItemRow.sha256, t.ItemRow.counted)
-                      .where(t.ItemRow.unit == unit, t.ItemRow.path.is_not(None))).all()
+                      .where(t.ItemRow.unit == unit, t.ItemRow.path.is_not(None),
+                             t.ItemRow.message_row_id != (exclude or 0))).all()
         counts: dict[str, int] = {}
         for category, _sha, counted in rows:
             if counted:
@@ -206,12 +212,55 @@ class Intake:
         row.raw_size = len(raw)
         s.add(row)
         s.commit()  # archived: from here on nothing of this message can be lost
-        decision = judge(analysis, self.unit_state(s, analysis.match.unit), self.ctx.campaign)
+        self._record(s, row, analysis, now, AUTO)
+        s.commit()
+        return Result(row.id or 0, t.STORED, True, row.reply_kind)
+
+    def reprocess(self, row_id: int, now: datetime, overrides: Overrides, reply: str = IF_NEVER,
+                  actor: str = "") -> Result:
+        """Run a stored message through the pipeline again (after a fix, a roster change or a staff
+        decision). Files land where they belong without copies; rows are updated in place, so file ids
+        stay; a reply goes out only when `reply` asks (FORCE) or the message never had one (IF_NEVER)."""
+        now = now.astimezone(UTC)
+        with session(self.engine) as s:
+            row = s.get(t.MessageRow, row_id)
+            if row is None or row.raw_path is None or row.state not in (t.STORED, t.FAILED, t.CLAIMED):
+                raise LookupError(f"message {row_id} has no stored campaign mail to reprocess")
+            raw = self.store.absolute(row.raw_path).read_bytes()
+            received = row.received_at.replace(tzinfo=UTC) if row.received_at else now
+            analysis = apply_to_analysis(analyse_raw(raw, received, self.ctx), row_id, overrides, actor)
+            existing = list(s.exec(select(t.ItemRow).where(t.ItemRow.message_row_id == row_id)).all())
+            old_paths = {i.path for i in existing if i.path}
+            for table in (t.ProblemRow, t.LinkRow):
+                s.exec(delete(table).where(table.message_row_id == row_id))  # type: ignore[call-overload]
+            self._describe(row, analysis)
+            self._record(s, row, analysis, now, reply, existing)
+            s.commit()
+            referenced = set(s.exec(select(t.ItemRow.path).where(t.ItemRow.path.in_(old_paths))).all())
+        for path in old_paths - referenced:  # moved to another unit or category: the old copy goes
+            self.store.absolute(path).unlink(missing_ok=True)
+        return Result(row_id, t.STORED, True, row.reply_kind)
+
+    def _record(self, s: Session, row: t.MessageRow, analysis: Analysis, now: datetime, reply: str,
+                existing: list[t.ItemRow] | None = None) -> None:
+        """Judge, place the files and write everything about the message in the session (not committed)."""
+        decision = judge(analysis, self.unit_state(s, analysis.match.unit, exclude=row.id), self.ctx.campaign)
         placed = self._place_files(decision)
-        # One transaction from here: items, problems, reply, ledger state.
+        reusable: dict[tuple[str, str], list[t.ItemRow]] = {}
+        for old in existing or ():
+            reusable.setdefault((old.source or old.filename, old.sha256), []).append(old)
         for item in decision.items:
             if item.skipped is None:
-                s.add(self._item_row(row, decision, item, placed.get(item.index)))
+                fresh = self._item_row(row, decision, item, placed.get(item.index))
+                olds = reusable.get((item.source or item.filename, item.sha256))
+                if olds:  # the same file as before keeps its id
+                    fresh.id = olds.pop(0).id
+                    s.merge(fresh)
+                else:
+                    s.add(fresh)
+        for olds in reusable.values():
+            for old in olds:
+                s.delete(old)
         texts = [self.templates.problem_text(p, self.ctx.campaign, analysis.received_at) for p in decision.problems]
         for link in analysis.links:
             s.add(t.LinkRow(message_row_id=row.id or 0, unit=analysis.match.unit, provider=link.provider,
@@ -226,12 +275,19 @@ class Intake:
         row.late = decision.late
         row.updated_at = now
         row.error = None
-        if decision.outcome.reply != NO_REPLY and analysis.mail.from_addr:
-            s.flush()
-            self._queue_reply(s, row, decision, placed, texts, now)
+        s.flush()
+        if decision.outcome.reply != NO_REPLY and analysis.mail.from_addr and self._reply_due(s, row, reply):
+            self._queue_reply(s, row, decision, placed, texts, now, forced=reply == FORCE)
         s.add(row)
-        s.commit()
-        return Result(row.id or 0, t.STORED, True, row.reply_kind)
+
+    def _reply_due(self, s: Session, row: t.MessageRow, reply: str) -> bool:
+        if reply == IF_NEVER:
+            return s.exec(select(t.OutboxRow.id).where(t.OutboxRow.message_row_id == row.id)).first() is None
+        return reply in (AUTO, FORCE)
+
+    def reference(self, row_id: int) -> str:
+        """The short reference a unit can quote: IDV2020-0031."""
+        return f"{self.ctx.campaign.reference_prefix}-{row_id:04d}"
 
     def _record_bounce(self, s: Session, row: t.MessageRow, analysis: Analysis) -> None:
         """A bounce of a mail we sent is recorded against that outbox entry, for staff."""
@@ -286,11 +342,11 @@ class Intake:
 
     def _queue_reply(
         self, s: Session, row: t.MessageRow, decision: Decision, placed: dict[int, str],
-        texts: list[str], now: datetime,
+        texts: list[str], now: datetime, forced: bool = False,
     ) -> None:
         analysis = decision.analysis
         mail = analysis.mail
-        if self._over_reply_limit(s, mail.from_addr, mail.subject, now):
+        if not forced and self._over_reply_limit(s, mail.from_addr, mail.subject, now):
             row.review = ",".join(filter(None, [row.review, "reply-limit"]))
             log.warning("no reply to %s: reply limit reached (loop or flood?)", mail.from_addr)
             return
@@ -303,10 +359,12 @@ class Intake:
             original_subject=mail.subject, original_message_id=mail.message_id,
             original_references=mail.header("references"), received=received,
             problems=tuple(zip(decision.problems, texts, strict=True)), notes=notes,
-            summary=self.summary(s, analysis.match.unit),
+            summary=self.summary(s, analysis.match.unit), reference=self.reference(row.id or 0),
         )
         domain = self.identity.address.rpartition("@")[2] or "localhost"
-        message_id = f"<intake.{self.ctx.campaign.slug}.{row.id}.{decision.outcome.reply}@{domain}>"
+        earlier = len(s.exec(select(t.OutboxRow.id).where(t.OutboxRow.message_row_id == row.id)).all())
+        again = f".{earlier + 1}" if earlier else ""  # a resend or a reply after reprocessing
+        message_id = f"<intake.{self.ctx.campaign.slug}.{row.id}.{decision.outcome.reply}{again}@{domain}>"
         reply = render_reply(self.templates, reply_input, self.ctx.campaign, self.identity, message_id, now)
         s.add(t.OutboxRow(
             message_row_id=row.id, kind=decision.outcome.reply, to_addr=reply.to_addr, subject=reply.subject,

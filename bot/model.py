@@ -76,7 +76,8 @@ class Unit:
     aliases: tuple[str, ...] = ()
     emails: tuple[str, ...] = ()  # lower case
     group: str = ""
-    required: bool = True
+    required: bool = True  # must submit this campaign (False for an exempt unit)
+    exempt: bool = False  # staff decided it need not submit (`intake exempt`)
 
 
 @dataclass(frozen=True)

@@ -127,6 +127,7 @@ class ReplyInput:
     problems: tuple[tuple[Problem, str], ...]  # problem and its rendered text
     notes: tuple[str, ...]
     summary: UnitSummary
+    reference: str = ""  # IDV2020-0031: quoted in the subject so a thread can be traced
 
 
 def render_reply(
@@ -148,12 +149,15 @@ def render_reply(
         labels=templates.catalogue["categories"],
         deadline=local_moment(campaign.deadline, campaign),
         signature=identity.name,
+        reference=reply.reference,
     )
     original = reply.original_subject.strip() or templates.text("subjects", "default", campaign=campaign.name)
     if original.lower().startswith(("re:", "回复：", "回复:")):
         subject = original
     else:
         subject = templates.text("subjects", "reply", subject=original)
+    if reply.reference and reply.reference not in subject:
+        subject = templates.text("subjects", "reference", subject=subject, reference=reply.reference)
     message = EmailMessage()
     message["From"] = formataddr((identity.name, identity.address))
     message["To"] = formataddr((reply.to_name, reply.to_addr)) if reply.to_name else reply.to_addr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from datetime import UTC, datetime, tzinfo
 from typing import Any
@@ -32,12 +33,18 @@ def status_report(engine: Engine, roster: Roster, campaign: CampaignConfig) -> d
         ).all()
         items = s.exec(select(t.ItemRow).order_by(t.ItemRow.id)).all()
         problems = s.exec(select(t.ProblemRow).order_by(t.ProblemRow.id)).all()
-        sent = set(s.exec(select(t.OutboxRow.message_row_id).where(t.OutboxRow.state == t.SENT)).all())
+        outbox = s.exec(select(t.OutboxRow.message_row_id, t.OutboxRow.kind, t.OutboxRow.state)
+                        .where(t.OutboxRow.message_row_id.is_not(None)).order_by(t.OutboxRow.id)).all()
+        actions = s.exec(select(t.ActionRow).order_by(t.ActionRow.id)).all()
+        sent = {m for m, _kind, state in outbox if state == t.SENT}
         bounced = set(s.exec(select(t.OutboxRow.message_row_id).where(t.OutboxRow.bounce_row_id.is_not(None))).all())
         links = s.exec(select(t.LinkRow).order_by(t.LinkRow.id)).all()
         unrelated = len(s.exec(select(t.MessageRow.id).where(t.MessageRow.state == t.UNRELATED)).all())
 
     mid_of = {m.id: m.message_id for m in messages}
+    replies_by_msg: dict[int, list[dict[str, str]]] = defaultdict(list)
+    for message_row_id, kind, state in outbox:
+        replies_by_msg[message_row_id].append({"kind": kind, "state": state})
     links_by_msg: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for link in links:
         links_by_msg[link.message_row_id].append({"provider": link.provider, "url": link.url,
@@ -47,9 +54,9 @@ def status_report(engine: Engine, roster: Roster, campaign: CampaignConfig) -> d
     counts: dict[str, dict[str, int]] = defaultdict(lambda: {c.value: 0 for c in CATEGORIES})
     late_units: set[str] = set()
     for item in items:
-        entry = {"name": item.filename, "source": item.source, "category": item.category, "path": item.path,
-                 "bytes": item.size,
-                 "sha256": item.sha256, "message_id": mid_of.get(item.message_row_id),
+        entry = {"id": item.id, "name": item.filename, "source": item.source, "category": item.category,
+                 "path": item.path, "bytes": item.size, "sha256": item.sha256,
+                 "message_id": mid_of.get(item.message_row_id),
                  "counted": item.counted, "reason": item.reason}
         files_by_msg[item.message_row_id].append(entry)
         if item.unit is not None and item.path is not None:
@@ -66,14 +73,21 @@ def status_report(engine: Engine, roster: Roster, campaign: CampaignConfig) -> d
         if p.unit is not None:
             problems_by_unit[p.unit].append(entry)
 
+    last_mail: dict[str, datetime] = {}
+    for m in messages:  # the unit's latest own mail (not auto-replies, bounces or duplicates)
+        if m.unit is not None and m.received_at is not None and m.state == t.STORED and not m.automatic:
+            last_mail[m.unit] = max(last_mail.get(m.unit, m.received_at), m.received_at)
+
     units = []
     for unit in roster.units:
         unit_counts = counts[unit.name]
         missing = [c for c in campaign.required if unit.required and not unit_counts.get(c)]
         units.append({
-            "name": unit.name, "group": unit.group, "required": unit.required, "counts": unit_counts,
+            "name": unit.name, "group": unit.group, "required": unit.required, "exempt": unit.exempt,
+            "counts": unit_counts,
             "missing": missing, "complete": not missing, "late": unit.name in late_units,
             "files": files_by_unit[unit.name], "problems": problems_by_unit[unit.name],
+            "last_received_at": _iso(last_mail.get(unit.name), campaign.timezone),
         })
     return {
         "campaign": {
@@ -92,9 +106,15 @@ def status_report(engine: Engine, roster: Roster, campaign: CampaignConfig) -> d
                 "files": files_by_msg[m.id or 0], "problems": problems_by_msg[m.id or 0],
                 "replied": m.id in sent, "reply_bounced": m.id in bounced, "links": links_by_msg[m.id or 0],
                 "reply": m.reply_kind, "review": (m.review or "").split(",") if m.review else [],
-                "automatic": m.automatic, "id": m.id,
+                "automatic": m.automatic, "id": m.id, "reference": f"{campaign.reference_prefix}-{m.id or 0:04d}",
+                "match": m.match_how, "replies": replies_by_msg[m.id or 0],
             }
             for m in messages
+        ],
+        "actions": [
+            {"id": a.id, "at": _iso(a.at, campaign.timezone), "actor": a.actor, "command": a.command, "unit": a.unit,
+             "message": a.message_row_id, "file": a.item_id, "detail": json.loads(a.detail)}
+            for a in actions
         ],
     }
 

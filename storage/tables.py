@@ -142,3 +142,43 @@ class CursorRow(SQLModel, table=True):
     folder: str = Field(primary_key=True)
     uidvalidity: int
     last_uid: int = 0
+
+
+class RosterRow(SQLModel, table=True):
+    """A roster as imported (from the file named in config, or by `intake units import`); the latest is in force."""
+
+    __tablename__ = "roster"
+
+    id: int | None = Field(default=None, primary_key=True)
+    imported_at: datetime
+    source: str  # file name as given
+    sha256: str = Field(index=True)
+    units_json: str  # the units, as parsed
+
+
+class OverrideRow(SQLModel, table=True):
+    """A staff decision the pipeline respects from then on; the latest row per (kind, key) is in force."""
+
+    __tablename__ = "override"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(index=True)  # exempt | address | assign | category
+    key: str  # unit name | mail address | message row id | item key
+    value: str  # "" withdraws an earlier decision
+    action_id: int | None = Field(default=None, foreign_key="action.id")
+    created_at: datetime
+
+
+class ActionRow(SQLModel, table=True):
+    """The audit trail: every change a staff command made — who, when, what."""
+
+    __tablename__ = "action"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime
+    actor: str
+    command: str  # assign | reclassify | exempt | resend | reprocess | units-import
+    unit: str | None = Field(default=None, index=True)
+    message_row_id: int | None = Field(default=None, index=True)
+    item_id: int | None = None
+    detail: str = "{}"  # JSON: what changed, from what to what
