@@ -5,7 +5,8 @@ BIN := $(VENV)/bin
 DOVECOT := /usr/sbin/dovecot
 BSDTAR := /usr/bin/bsdtar
 CHROMIUM := /usr/bin/chromium
-DEBIAN_PACKAGES := dovecot-imapd libarchive-tools chromium
+CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc
+DEBIAN_PACKAGES := dovecot-imapd libarchive-tools chromium fonts-wqy-zenhei
 # pip runs again only when the project metadata changes (or after `make clean`)
 STAMP := $(VENV)/.installed
 
@@ -14,10 +15,10 @@ STAMP := $(VENV)/.installed
 install: install-dovecot install-python
 
 # Debian packages: Dovecot for the e2e tests, bsdtar (libarchive-tools) to open RAR archives,
-# headless Chromium to render the staff digest in a test.
+# headless Chromium and a Chinese font to render the staff digest in a test.
 # apt runs only when one is missing and we are root.
 install-dovecot:
-	@if [ -x $(DOVECOT) ] && [ -x $(BSDTAR) ] && [ -x $(CHROMIUM) ]; then \
+	@if [ -x $(DOVECOT) ] && [ -x $(BSDTAR) ] && [ -x $(CHROMIUM) ] && [ -f $(CJK_FONT) ]; then \
 		echo "dovecot: $$($(DOVECOT) --version); $$($(BSDTAR) --version); $$($(CHROMIUM) --version)"; \
 	elif [ "$$(id -u)" = 0 ]; then \
 		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $(DEBIAN_PACKAGES); \
