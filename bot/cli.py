@@ -233,9 +233,17 @@ def inspect(
 
 
 @app.command()
-def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def status(
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    unit: Annotated[str | None, typer.Option("--unit", help="One unit's files and history")] = None,
+) -> None:
     """Each unit's state; with --json, the full report."""
     application = open_app()
+    if unit is not None:
+        from bot.cli_staff import print_unit
+
+        print_unit(application, unit, as_json)
+        return
     report = status_report(application.engine, application.roster, application.config.campaign)
     if as_json:
         sys.stdout.write(json.dumps(report, ensure_ascii=False, indent=2) + "\n")
@@ -289,6 +297,8 @@ def demo(
 def main() -> None:
     app()
 
+
+import bot.cli_staff  # noqa: E402, F401  (registers the staff commands on `app`)
 
 if __name__ == "__main__":
     main()

@@ -81,15 +81,18 @@ class Templates:
             undefined=StrictUndefined,
             keep_trailing_newline=True,
         )
-        catalogue_file = overrides / "messages.toml" if overrides else None
-        if catalogue_file is None or not catalogue_file.exists():
-            catalogue_file = builtin / "messages.toml"
-        self.catalogue: dict[str, dict[str, str]] = tomllib.loads(catalogue_file.read_text(encoding="utf-8"))
+        # The staff's messages.toml overrides text by text: a copy made before a text was added still works.
+        self.catalogue: dict[str, dict[str, str]] = tomllib.loads((builtin / "messages.toml").read_text("utf-8"))
+        staff_file = overrides / "messages.toml" if overrides else None
+        if staff_file is not None and staff_file.exists():
+            for section, texts in tomllib.loads(staff_file.read_text(encoding="utf-8")).items():
+                self.catalogue.setdefault(section, {}).update(texts)
         self.env.filters["filesize"] = filesize
         self.env.filters["label"] = self.label
         # Catalogue texts: a parameter a problem does not carry renders empty instead of failing.
         self.text_env = Environment(autoescape=False, keep_trailing_newline=False)
         self.text_env.filters["filesize"] = filesize
+        self.text_env.filters["label"] = self.label
 
     def label(self, category: str) -> str:
         return self.catalogue["categories"].get(category, category)

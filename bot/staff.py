@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -173,12 +173,15 @@ def history(app: App, unit: str) -> list[dict[str, Any]]:
         ids = [m.id for m in messages]
         for m in messages:
             events.append({"at": m.received_at, "what": "received", "id": m.id, "subject": m.subject,
-                           "from": m.from_addr, "status": m.disposition, "late": m.late})
+                           "sender": m.from_addr, "status": m.disposition, "late": m.late})
         for o in s.exec(select(t.OutboxRow).where(t.OutboxRow.message_row_id.in_(ids))).all():
-            events.append({"at": o.sent_at or o.created_at, "what": f"reply-{o.state}", "id": o.message_row_id,
-                           "kind": o.kind, "to": o.to_addr, "subject": o.subject})
+            events.append({"at": o.sent_at or o.created_at, "what": "reply", "state": o.state,
+                           "id": o.message_row_id, "kind": o.kind, "to": o.to_addr, "subject": o.subject})
         touched = select(t.ActionRow).where((t.ActionRow.unit == unit) | t.ActionRow.message_row_id.in_(ids))
         for a in s.exec(touched).all():
             events.append({"at": a.at, "what": "action", "command": a.command, "actor": a.actor,
                            "id": a.message_row_id, "file_id": a.item_id, **json.loads(a.detail)})
-    return sorted(events, key=lambda e: (e["at"] is None, e["at"] or datetime.min))
+    for event in events:  # SQLite hands back naive UTC
+        if event["at"] is not None:
+            event["at"] = event["at"].replace(tzinfo=UTC) if event["at"].tzinfo is None else event["at"]
+    return sorted(events, key=lambda e: (e["at"] is None, e["at"] or datetime.min.replace(tzinfo=UTC)))

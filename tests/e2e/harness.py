@@ -48,7 +48,10 @@ class Setup:
         return proc
 
     def status(self) -> dict[str, Any]:
-        return json.loads(self.intake("status", "--json").stdout)
+        return self.intake_json("status", "--json")
+
+    def intake_json(self, *args: str) -> Any:
+        return json.loads(self.intake(*args).stdout)
 
     def replies(self) -> list[EmailMessage]:
         return [parse(m) for m in self.sink.messages]
