@@ -119,3 +119,53 @@ def test_replies_to_one_address_are_limited_so_no_loop_can_start(intake: Intake)
     assert outbox_sizes == [1, 2, 2, 2]  # two per subject in the window
     limited = [r for r in rows(intake, t.MessageRow) if r.review and "reply-limit" in r.review]
     assert [r.uid for r in limited] == [3, 4]
+
+
+def test_reprocessing_after_a_roster_change_files_the_mail_under_its_unit_without_a_second_reply(
+    intake: Intake, tmp_path: Path
+) -> None:
+    from dataclasses import replace
+
+    from bot.overrides import Overrides
+
+    stranger = clients.netease_webmail(
+        from_addr="new@example.cn", from_name="小李", to="bot@163.example", subject="报送材料", body="请查收",
+        attachments=[("简报.docx", make_docx("简报")), ("1.jpg", make_jpeg(1_100_000, seed=5))], date=RECEIVED)
+    first = intake.process(stranger, RECEIVED, Source("INBOX", 7, 1), NOW)
+    assert (first.reply_kind, rows(intake, t.MessageRow)[0].unit) == ("ask_unit", None)
+    assert {i.path for i in rows(intake, t.ItemRow)} == {"idv-2020/_unassigned/brief/简报.docx",
+                                                         "idv-2020/_unassigned/photo/1.jpg"}
+    item_ids = sorted(i.id for i in rows(intake, t.ItemRow))
+    # The roster learns the address (say, a new roster was imported); the mail is reprocessed.
+    roster = Roster((Unit("东城区文明办", (), ("dc@example.cn", "new@example.cn"), "区县", True),))
+    intake.ctx = replace(intake.ctx, roster=roster)
+    intake.reprocess(first.row_id, NOW, Overrides())
+    (row,) = rows(intake, t.MessageRow)
+    assert (row.unit, row.match_how, row.disposition, row.review) == ("东城区文明办", "address", "accepted", None)
+    assert sorted((i.id, i.path) for i in rows(intake, t.ItemRow)) == list(zip(item_ids, [
+        "idv-2020/东城区文明办/brief/简报.docx", "idv-2020/东城区文明办/photo/1.jpg"], strict=True))
+    files = sorted(p.relative_to(tmp_path).as_posix() for p in (tmp_path / "idv-2020").rglob("*") if p.is_file())
+    assert files == ["idv-2020/东城区文明办/brief/简报.docx", "idv-2020/东城区文明办/photo/1.jpg"]
+    assert [o.kind for o in rows(intake, t.OutboxRow)] == ["ask_unit"]  # answered once already: no new reply
+    # Asked to, it answers again, with a Message-ID of its own.
+    intake.reprocess(first.row_id, NOW, Overrides(), reply="force")
+    assert [(o.kind, o.header_message_id) for o in rows(intake, t.OutboxRow)] == [
+        ("ask_unit", f"<intake.idv-2020.{row.id}.ask_unit@163.example>"),
+        ("receipt", f"<intake.idv-2020.{row.id}.receipt.2@163.example>")]
+
+
+def test_reprocessing_a_failed_message_answers_it_once(intake: Intake, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.overrides import Overrides
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("a bug, since fixed")
+
+    monkeypatch.setattr(Intake, "_place_files", broken)
+    failed = intake.process(RAW, RECEIVED, Source("INBOX", 7, 1), NOW)
+    assert failed.state == "failed" and rows(intake, t.OutboxRow) == []
+    monkeypatch.undo()
+    intake.reprocess(failed.row_id, NOW, Overrides())
+    intake.reprocess(failed.row_id, NOW, Overrides())
+    (row,) = rows(intake, t.MessageRow)
+    assert (row.state, row.disposition, row.error, row.review) == ("stored", "accepted", None, None)
+    assert [o.kind for o in rows(intake, t.OutboxRow)] == ["receipt"] and len(rows(intake, t.ItemRow)) == 2
