@@ -298,6 +298,7 @@ def main() -> None:
     app()
 
 
+import bot.cli_reports  # noqa: E402, F401  (registers review, digest and export on `app`)
 import bot.cli_staff  # noqa: E402, F401  (registers the staff commands on `app`)
 
 if __name__ == "__main__":

@@ -52,7 +52,9 @@ class SmtpMailer:
         try:
             if self.smtp is None:
                 self.smtp = self._connect()
-            self.smtp.sendmail(sender, [recipient], raw)
+            # One row may address several people ("a@x.cn, b@y.cn": the staff digest).
+            recipients = [address.strip() for address in recipient.split(",") if address.strip()]
+            self.smtp.sendmail(sender, recipients, raw)
         except smtplib.SMTPRecipientsRefused as exc:
             code = next(iter(exc.recipients.values()))[0]
             self._drop()
