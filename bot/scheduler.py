@@ -1,4 +1,4 @@
-"""The scheduled worker: thin APScheduler jobs that only call poll and flush. No logic here."""
+"""The scheduled worker: thin APScheduler jobs that only call poll, flush and run_due. No logic here."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from bot.bootstrap import App
 from bot.cycle import flush, poll_and_flush
+from bot.due import run_due
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +24,10 @@ def run_worker(app: App, clock: Callable[[], datetime], on_start: Callable[[], N
     scheduler.add_job(lambda: poll_and_flush(app, clock), "interval", seconds=interval, id="poll",
                       next_run_time=clock(), **job_defaults)
     scheduler.add_job(lambda: flush(app, clock), "interval", seconds=60, id="flush_outbox", **job_defaults)
+    # Reminders, the overdue notice and the digest: queued on every minute, each slot once (bot/timetable.py);
+    # the flush job sends them, so that no two threads flush the outbox at once.
+    scheduler.add_job(lambda: run_due(app, clock, send=False), "cron", second=0, id="due",
+                      max_instances=1, coalesce=True, misfire_grace_time=60)
 
     def stop(signum: int, _frame: object) -> None:
         log.info("signal %s: stopping", signum)

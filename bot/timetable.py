@@ -56,6 +56,11 @@ class Moment:
     ends: datetime
     moved_from: date | None = None  # the nominal day, when the slot was moved off it
     moved_because: str | None = None  # "weekend" or the holiday's name (chinese_calendar's English name)
+    text: str = ""  # the slot as written in the config, when the key is not
+
+    @property
+    def shown(self) -> str:
+        return self.text or self.key
 
     def open_at(self, now: datetime) -> bool:
         return self.starts <= now < self.ends
@@ -135,7 +140,7 @@ def overdue_moment(schedule: ScheduleConfig, campaign: CampaignConfig) -> Moment
     nominal, at, moved_from, why = _placed(slot, campaign.deadline.astimezone(tz).date(),
                                            schedule.working_days_only, +1, tz)
     starts = max(at, campaign.deadline)
-    return Moment(OVERDUE, OVERDUE, nominal, at, starts, max(campaign.closes, starts), moved_from, why)
+    return Moment(OVERDUE, OVERDUE, nominal, at, starts, max(campaign.closes, starts), moved_from, why, slot.text)
 
 
 def digest_moments(schedule: ScheduleConfig, campaign: CampaignConfig) -> tuple[Moment, ...]:

@@ -182,3 +182,42 @@ class ActionRow(SQLModel, table=True):
     message_row_id: int | None = Field(default=None, index=True)
     item_id: int | None = None
     detail: str = "{}"  # JSON: what changed, from what to what
+
+
+# Reminder ledger states.
+REMINDER_SENT = "sent"  # its outbox rows were written in the same transaction
+REMINDER_SKIPPED = "skipped"  # missed while the worker was down and superseded: never sent later
+REMINDER_NO_ADDRESS = "no_address"  # due, but the roster had no address for the unit (logged once)
+
+
+class ReminderRow(SQLModel, table=True):
+    """One (unit, slot) of reminders or the overdue notice, written with its outbox rows: sent at most once."""
+
+    __tablename__ = "reminder"
+    __table_args__ = (UniqueConstraint("campaign", "unit", "slot", name="uq_reminder_slot"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign: str  # campaign slug
+    unit: str = Field(index=True)
+    kind: str  # reminder | overdue
+    slot: str  # the slot as written in the config ("-3d 09:00"), or "overdue"
+    state: str  # sent | skipped | no_address
+    moment: datetime  # the slot's moment (UTC)
+    missing: str = ""  # categories still missing then, comma-separated
+    outbox_ids: str = ""  # the outbox rows (one per address), comma-separated
+    at: datetime  # when this row was written (UTC)
+
+
+class JobRunRow(SQLModel, table=True):
+    """One run of a once-per-slot job (the daily digest: key = local date), claimed before the work."""
+
+    __tablename__ = "job_run"
+    __table_args__ = (UniqueConstraint("job", "key", name="uq_job_run"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    job: str  # digest
+    key: str  # 2020-12-03
+    state: str  # claimed | sent | skipped | empty (the job queued nothing)
+    moment: datetime  # the slot's moment (UTC)
+    outbox_row_id: int | None = None
+    at: datetime  # when this row was last written (UTC)
