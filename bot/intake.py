@@ -20,7 +20,7 @@ from sqlmodel import Session, delete, func, select
 from bot.config import ReplyLimits
 from bot.model import CATEGORIES, ItemPlan, Mail, UnitState
 from bot.overrides import Overrides, apply_to_analysis
-from bot.pipeline import NO_REPLY, Analysis, Context, Decision, analyse_raw, judge
+from bot.pipeline import NO_REPLY, Analysis, Context, Decision, analyse_raw, in_thread_of, judge, replied_message
 from bot.render import FileLine, Identity, ReplyInput, Templates, UnitSummary, local_moment, render_reply
 from bot.triage import returned_message_ids
 from storage import tables as t
@@ -89,6 +89,7 @@ class Intake:
             row = self._find(s, source)
             if row is not None and row.state != t.CLAIMED:
                 return Result(row.id or 0, row.state, row.state != t.UNRELATED, row.reply_kind)
+            analysis = self._follow_thread(s, analysis)
             if not analysis.relevant:
                 return self._record_unrelated(s, source, key, received_at, now)
             if row is None:
@@ -108,6 +109,16 @@ class Intake:
                 s.rollback()
                 log.exception("message %s (%s uid %s) failed", row.id, source.folder, source.uid)
                 return self._fail(s, row, traceback.format_exc(), now)
+
+    def _follow_thread(self, s: Session, analysis: Analysis) -> Analysis:
+        """A sender we could not place who answers our reply to a unit: that unit's follow-up."""
+        if analysis.match.unit is not None or analysis.automatic:
+            return analysis
+        replied = replied_message(analysis.mail, self.ctx.campaign)
+        original = s.get(t.MessageRow, replied) if replied is not None else None
+        if original is None or original.unit is None:
+            return analysis
+        return in_thread_of(analysis, original.unit, replied or 0, self.ctx.campaign)
 
     # ledger ---------------------------------------------------------------------------------
 
@@ -228,7 +239,8 @@ class Intake:
                 raise LookupError(f"message {row_id} has no stored campaign mail to reprocess")
             raw = self.store.absolute(row.raw_path).read_bytes()
             received = row.received_at.replace(tzinfo=UTC) if row.received_at else now
-            analysis = apply_to_analysis(analyse_raw(raw, received, self.ctx), row_id, overrides, actor)
+            analysis = self._follow_thread(s, analyse_raw(raw, received, self.ctx))
+            analysis = apply_to_analysis(analysis, row_id, overrides, actor)
             existing = list(s.exec(select(t.ItemRow).where(t.ItemRow.message_row_id == row_id)).all())
             old_paths = {i.path for i in existing if i.path}
             for table in (t.ProblemRow, t.LinkRow):

@@ -6,6 +6,7 @@ unit, which the shell looks up in between. Neither touches the network, the disk
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -107,6 +108,25 @@ def identify_sender(mail: Mail, unpacked: Unpacked, roster: Roster) -> UnitMatch
     return match
 
 
+def replied_message(mail: Mail, campaign: CampaignConfig) -> int | None:
+    """The ledger id of our message this mail answers: our reply's Message-ID in In-Reply-To or
+    References (`<intake.<slug>.<id>.…>`), else its reference (`[IDV2020-0031]`) in the subject."""
+    threads = " ".join(filter(None, (mail.header("in-reply-to"), mail.header("references"))))
+    found = re.findall(rf"<intake\.{re.escape(campaign.slug)}\.(\d+)\.", threads)
+    if found:
+        return int(found[-1])
+    quoted = re.search(rf"\b{re.escape(campaign.reference_prefix)}-(\d{{4,}})\b", mail.subject)
+    return int(quoted.group(1)) if quoted else None
+
+
+def in_thread_of(analysis: Analysis, unit: str, message_row_id: int, campaign: CampaignConfig) -> Analysis:
+    """A mail from an address we do not know that answers our reply to a unit is that unit's (follow-up
+    material, 补交); staff see that it came from another address."""
+    match = UnitMatch(unit, "thread", f"M{message_row_id}", "in-reply-to", needs_review=True)
+    relevant, why = relevance(analysis.mail, analysis.received_at, match, analysis.items, campaign)
+    return replace(analysis, match=match, relevant=relevant, relevance=why)
+
+
 def returns_our_mail(mail: Mail) -> bool:
     """A bounce that carries back a mail we sent (it has our loop header)."""
     marker = LOOP_HEADER.lower().encode("ascii") + b":"
@@ -162,6 +182,8 @@ def relevance(
         return True, "address"
     if match.how == "name":
         return True, "unit-name"
+    if match.how == "thread":
+        return True, "thread"
     if any(word and word in mail.subject for word in campaign.keywords):
         return True, "keyword"
     if any(i.skipped is None and (i.facts.is_image or i.facts.is_document or i.facts.is_archive) for i in items):

@@ -169,3 +169,22 @@ def test_reprocessing_a_failed_message_answers_it_once(intake: Intake, monkeypat
     (row,) = rows(intake, t.MessageRow)
     assert (row.state, row.disposition, row.error, row.review) == ("stored", "accepted", None, None)
     assert [o.kind for o in rows(intake, t.OutboxRow)] == ["receipt"] and len(rows(intake, t.ItemRow)) == 2
+
+
+@pytest.mark.parametrize("threading", ["in-reply-to", "subject"])
+def test_a_follow_up_from_another_address_answering_our_receipt_is_the_units(intake: Intake, threading: str) -> None:
+    first = intake.process(RAW, RECEIVED, Source("INBOX", 7, 1), NOW)
+    (receipt,) = rows(intake, t.OutboxRow)
+    subject = f"Re: 报送材料 [{intake.reference(first.row_id)}]" if threading == "subject" else "补充照片"
+    follow_up = clients.netease_webmail(
+        from_addr="xiaoli@qq.example", from_name="小李", to="bot@163.example", subject=subject, body="补充照片。",
+        attachments=[("2.jpg", make_jpeg(1_100_000, seed=6))], date=RECEIVED)
+    if threading == "in-reply-to":
+        follow_up = f"In-Reply-To: {receipt.header_message_id}\r\n".encode() + follow_up
+    second = intake.process(follow_up, RECEIVED, Source("INBOX", 7, 2), NOW)
+    row = rows(intake, t.MessageRow)[1]
+    assert (row.unit, row.match_how, row.match_text, row.review) == (
+        "东城区文明办", "thread", f"M{first.row_id}", "unregistered-sender")
+    assert second.reply_kind == "receipt"
+    assert sorted(i.path for i in rows(intake, t.ItemRow) if i.message_row_id == row.id) == [
+        "idv-2020/东城区文明办/photo/2.jpg"]
