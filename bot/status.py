@@ -88,6 +88,7 @@ def status_report(engine: Engine, roster: Roster, campaign: CampaignConfig) -> d
             "missing": missing, "complete": not missing, "late": unit.name in late_units,
             "files": files_by_unit[unit.name], "problems": problems_by_unit[unit.name],
             "last_received_at": _iso(last_mail.get(unit.name), campaign.timezone),
+            "emails": list(unit.emails),
         })
     return {
         "campaign": {
