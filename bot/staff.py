@@ -177,6 +177,9 @@ def history(app: App, unit: str) -> list[dict[str, Any]]:
         for o in s.exec(select(t.OutboxRow).where(t.OutboxRow.message_row_id.in_(ids))).all():
             events.append({"at": o.sent_at or o.created_at, "what": "reply", "state": o.state,
                            "id": o.message_row_id, "kind": o.kind, "to": o.to_addr, "subject": o.subject})
+        for r in s.exec(select(t.ReminderRow).where(t.ReminderRow.unit == unit, t.ReminderRow.state == "sent")).all():
+            events.append({"at": r.at, "what": "reminder", "kind": r.kind, "slot": r.slot,
+                           "missing": [m for m in r.missing.split(",") if m]})
         touched = select(t.ActionRow).where((t.ActionRow.unit == unit) | t.ActionRow.message_row_id.in_(ids))
         for a in s.exec(touched).all():
             events.append({"at": a.at, "what": "action", "command": a.command, "actor": a.actor,
