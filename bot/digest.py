@@ -181,13 +181,14 @@ def previous_digest_time(engine: Engine, folder: Path, campaign: CampaignConfig,
     return max(earlier, default=None)
 
 
-def taken_since(engine: Engine, since: datetime | None) -> set[int]:
-    """Rows of campaign mail the bot took in after `since` (all of them when there was no digest)."""
+def taken_since(engine: Engine, since: datetime | None, now: datetime) -> set[int]:
+    """Rows of campaign mail the bot took in after `since` (from the start when there was no digest)
+    and up to `now`."""
     with session(engine) as s:
         query = select(t.MessageRow.id, t.MessageRow.created_at).where(t.MessageRow.state != t.UNRELATED)
         rows = s.exec(query).all()
     return {row_id for row_id, created in rows
-            if since is None or (created is not None and _aware(created) > since)}
+            if created is not None and (since is None or _aware(created) > since) and _aware(created) <= now}
 
 
 def build_digest(app: App, now: datetime) -> Digest:
@@ -195,7 +196,7 @@ def build_digest(app: App, now: datetime) -> Digest:
     since = previous_digest_time(app.engine, digests_dir(app), campaign, now)
     report = status_report(app.engine, app.roster, campaign)
     review = review_list(app.engine, campaign.timezone)
-    return render_digest(report, review, taken_since(app.engine, since), since, now, campaign, app.templates)
+    return render_digest(report, review, taken_since(app.engine, since, now), since, now, campaign, app.templates)
 
 
 def write_digest(digest: Digest, html_path: Path) -> tuple[Path, Path]:
