@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, time
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -215,3 +216,33 @@ def test_moments_are_stored_in_utc(tmp_path: Path) -> None:
     with session(app.engine) as s:
         row = s.exec(select(t.ReminderRow).where(t.ReminderRow.state == "sent")).first()
     assert row is not None and row.moment.replace(tzinfo=UTC) == at(10, 13, 9).astimezone(UTC)
+
+
+def test_the_digest_job_claims_each_day_once_and_a_failed_digest_is_not_retried_in_a_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.digest
+    from bot.due import queue_due_digest
+
+    app = make_app(tmp_path)
+    app.config = replace(app.config, schedule=replace(app.config.schedule, digest_time=time(8, 30)))
+    calls: list[datetime] = []
+
+    def fake_digest(app: App, now: datetime) -> int | None:
+        calls.append(now)
+        if now.day == 27:
+            raise RuntimeError("disk full")
+        return 100 + now.day
+
+    monkeypatch.setattr(bot.digest, "queue_digest", fake_digest)
+    assert queue_due_digest(app, at(9, 25, 8, 29)).day is None
+    assert queue_due_digest(app, at(9, 25, 8, 30)).outbox_row_id == 125
+    assert queue_due_digest(app, at(9, 25, 8, 45)).day is None  # once a day
+    assert queue_due_digest(build(app.config), at(9, 25, 23, 0)).day is None  # a fresh App: the claim holds
+    down = queue_due_digest(app, at(9, 27, 9))  # the 26th was missed: skipped; the 27th fails
+    assert (down.skipped, down.day) == (["2020-09-26"], None)
+    assert queue_due_digest(app, at(9, 27, 9, 1)).day is None  # not retried every minute
+    assert calls == [at(9, 25, 8, 30), at(9, 27, 9)]
+    with session(app.engine) as s:
+        runs = [(r.key, r.state, r.outbox_row_id) for r in s.exec(select(t.JobRunRow).order_by(t.JobRunRow.key))]
+    assert runs == [("2020-09-25", "sent", 125), ("2020-09-26", "skipped", None), ("2020-09-27", "failed", None)]
