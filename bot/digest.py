@@ -39,6 +39,9 @@ FOLDER = "digests"  # under data_dir
 _STAMP = "%Y-%m-%d-%H%M%S"
 _FILE = re.compile(r"(\d{4}-\d{2}-\d{2}-\d{6})(?:-\d+)?\.html")
 XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+# A mail stays readable: past these the digest says how many more there are (intake review lists all).
+MAX_ARRIVALS = 200
+MAX_REVIEW = 100
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,7 @@ def review_lines(entries: list[ReviewEntry], tx: Templates, campaign: CampaignCo
 def digest_context(report: dict[str, Any], review: list[ReviewEntry], new_ids: set[int], since: datetime | None,
                    now: datetime, campaign: CampaignConfig, tx: Templates) -> dict[str, Any]:
     units = unit_lines(report, tx)
+    arrived = arrivals(report, new_ids, tx, campaign)
     return {
         "campaign": campaign.name, "made": local_moment(now, campaign),
         "progress": progress(report, campaign, now),
@@ -125,8 +129,8 @@ def digest_context(report: dict[str, Any], review: list[ReviewEntry], new_ids: s
         "nothing_sent": [u["name"] for u in report["units"]
                          if u["required"] and not any(u["counts"].values())],
         "since": local_moment(since, campaign) if since else None,
-        "arrivals": arrivals(report, new_ids, tx, campaign),
-        "review": review_lines(review, tx, campaign),
+        "arrivals": arrived[:MAX_ARRIVALS], "arrivals_total": len(arrived),
+        "review": review_lines(review[:MAX_REVIEW], tx, campaign), "review_total": len(review),
         "ref_note": tx.text("review", "ref_note"),
         "attachment": tx.text("digest", "attachment"),
     }
