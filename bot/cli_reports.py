@@ -58,7 +58,7 @@ def digest_cmd(
 ) -> None:
     """The staff digest, now: progress, every unit, what arrived since the last one, what needs a decision."""
     from bot.cycle import flush
-    from bot.digest import build_digest, digests_dir, queue_digest, write_digest
+    from bot.digest import build_digest, queue_digest_files, write_digest
 
     application = open_app()
     if out is None and not send:
@@ -70,14 +70,11 @@ def digest_cmd(
         console.print(said(application, "digest_written", html=html, xlsx=xlsx))
     if not send:
         return
-    row_id = queue_digest(application, now)
-    written = sorted(digests_dir(application).glob("*.html"))
-    html = written[-1] if written else digests_dir(application)
+    row_id, html, xlsx = queue_digest_files(application, now)
     if row_id is None:
-        console.print(said(application, "digest_no_recipients", html=html, xlsx=html.with_suffix(".xlsx")))
+        console.print(said(application, "digest_no_recipients", html=html, xlsx=xlsx))
         return
-    console.print(said(application, "digest_queued", html=html, xlsx=html.with_suffix(".xlsx"),
-                       to=", ".join(application.config.digest_to)))
+    console.print(said(application, "digest_queued", html=html, xlsx=xlsx, to=", ".join(application.config.digest_to)))
     lock = WorkerLock(application.config.storage.data_dir)
     try:
         lock.acquire()

@@ -224,12 +224,16 @@ def stamped_path(folder: Path, now: datetime, campaign: CampaignConfig) -> Path:
 def queue_digest(app: App, now: datetime) -> int | None:
     """Write today's digest to data_dir/digests and queue it for staff.digest_to; the outbox row id,
     or None when there are no recipients (the files are still written)."""
+    return queue_digest_files(app, now)[0]
+
+
+def queue_digest_files(app: App, now: datetime) -> tuple[int | None, Path, Path]:
+    """queue_digest, also telling where the HTML and the workbook were written."""
     digest = build_digest(app, now)
     path = stamped_path(digests_dir(app), now, app.config.campaign)
     to = app.config.digest_to
     if not to:
-        write_digest(digest, path)
-        return None
+        return None, *write_digest(digest, path)
     domain = app.identity.address.rpartition("@")[2] or "localhost"
     stamp = now.astimezone(UTC).strftime("%Y%m%d%H%M%S")
     message_id = f"<intake.{app.config.campaign.slug}.digest.{stamp}.{uuid.uuid4().hex[:12]}@{domain}>"
@@ -242,5 +246,4 @@ def queue_digest(app: App, now: datetime) -> int | None:
         s.add(row)
         s.commit()
     # Written after the commit: a file marks a digest as done only when its mail is surely queued.
-    write_digest(digest, path)
-    return row.id
+    return row.id, *write_digest(digest, path)
