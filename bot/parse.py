@@ -32,10 +32,14 @@ from bot.model import Attachment, Mail
 MAX_DEPTH = 40  # MIME nesting deeper than this is not walked (the rest of the message is kept)
 FILE_TYPES = frozenset({"image", "application", "audio", "video", "model", "font"})
 ATTACHED_MESSAGE_TYPES = frozenset({"message/rfc822", "message/global"})
+# The headers a bounce returns instead of the whole message (RFC 3462, RFC 6533): kept as attachments so
+# triage can name the returned Message-ID.
+RETURNED_HEADER_TYPES = frozenset({"text/rfc822-headers", "message/global-headers"})
 _EXTENSIONS = {
     "image/jpeg": ".jpg", "image/jpg": ".jpg", "image/png": ".png", "image/gif": ".gif", "image/bmp": ".bmp",
     "image/tiff": ".tif", "image/webp": ".webp", "image/heic": ".heic", "application/pdf": ".pdf",
     "application/zip": ".zip", "text/plain": ".txt", "text/html": ".html", "message/rfc822": ".eml",
+    "text/rfc822-headers": ".txt", "message/global-headers": ".txt",
 }
 
 
@@ -167,7 +171,8 @@ class _Walk:
         if ctype in ATTACHED_MESSAGE_TYPES:
             self.attached_message(part, filename)
         elif isinstance(part.get_payload(), list):
-            if ctype.startswith("message/") and filename:  # e.g. a named delivery-status
+            # returned headers, or a named message/* part such as a delivery-status
+            if ctype in RETURNED_HEADER_TYPES or (ctype.startswith("message/") and filename):
                 self.attach(part, filename, self.serialize_children(part))
                 return
             if ctype.startswith("message/"):
@@ -180,7 +185,8 @@ class _Walk:
 
     def leaf(self, part: Message, ctype: str, filename: str) -> None:
         disposition = (part.get_content_disposition() or "").strip().lower()
-        if filename or disposition == "attachment" or part.get_content_maintype() in FILE_TYPES:
+        if (filename or disposition == "attachment" or part.get_content_maintype() in FILE_TYPES
+                or ctype in RETURNED_HEADER_TYPES):
             self.attach(part, filename, _payload(part))
         elif ctype == "text/html":
             self.htmls.append(_text(part))

@@ -74,6 +74,8 @@ UNNAMED = "imap_tools leaves a part without a file name nameless; this bot names
 FORWARD = ("an attached message is one .eml file named from its subject; imap_tools leaves it nameless "
            "and serialises it with LF line ends where the message itself has CRLF")
 INSIDE_FORWARD = "parts inside an attached message stay inside the .eml (forwards are opened by a later step)"
+RETURNED_HEADERS = ("the headers a bounce returns (text/rfc822-headers) are an attachment here, so triage can name "
+                    "the returned Message-ID; imap_tools skips the part")
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,10 @@ DIFFERENCES: dict[str, Difference] = {
         FORWARD, rename={0: "Test of bounce email.eml"}, lf_forwards=True),
     "multipart_report_emails/multi_address_bounce2.eml": Difference(
         FORWARD, rename={0: "Test of bounce email.eml"}, lf_forwards=True),
+    "multipart_report_emails/report_422.eml": Difference(RETURNED_HEADERS, extra=(
+        ("part1.txt", 686, "e46aa1318ede2e997935ca481349415d27df3b915595c92987f4f7f9aaf9e7fe"),)),
+    "multipart_report_emails/report_530.eml": Difference(RETURNED_HEADERS, extra=(
+        ("part1.txt", 1663, "c1cbe16b6befc8b1aa94066c4f783c913cb62e84d6095ac7a5db8c17d7e33f3d"),)),
     "attachment_emails/attachment_message_rfc822.eml": Difference(
         f"{FORWARD}; {INSIDE_FORWARD}", drop=(1,), lf_forwards=True),
     "multipart_report_emails/multipart_report_multiple_status.eml": Difference(

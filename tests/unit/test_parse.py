@@ -241,17 +241,32 @@ def test_attached_message_is_one_attachment_named_from_its_subject() -> None:
         ("转发：简报.eml", "message/rfc822", inner.rstrip(b"\r\n") + b"\r\n")]
 
 
-def test_delivery_report_parts_are_not_attachments() -> None:
+def test_delivery_status_is_not_an_attachment_but_the_returned_headers_are() -> None:
     raw = crlf(
         b"From: MAILER-DAEMON@mx.cn\nSubject: Undelivered\nMIME-Version: 1.0\n"
         b"Content-Type: multipart/report; report-type=delivery-status; boundary=\"r\"\n\n"
         b"--r\nContent-Type: text/plain\n\nCould not deliver.\n"
         b"--r\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.cn\n\n"
         b"Final-Recipient: rfc822; nobody@x.cn\nAction: failed\nStatus: 5.1.1\n"
-        b"--r\nContent-Type: text/rfc822-headers\n\nSubject: original\n--r--\n"
+        b"--r\nContent-Type: text/rfc822-headers\n\nMessage-ID: <r.1@x.cn>\nSubject: original\n--r--\n"
     )
     mail = parse_mail(raw)
-    assert (mail.content_type, mail.text, mail.attachments) == ("multipart/report", "Could not deliver.", ())
+    assert (mail.content_type, mail.text) == ("multipart/report", "Could not deliver.")
+    assert [(a.filename, a.content_type, a.payload) for a in mail.attachments] == [
+        ("part1.txt", "text/rfc822-headers", b"Message-ID: <r.1@x.cn>\r\nSubject: original")]
+
+
+def test_returned_utf8_headers_of_a_global_bounce_are_an_attachment() -> None:
+    raw = crlf(
+        b"From: MAILER-DAEMON@mx.cn\nSubject: Undelivered\nMIME-Version: 1.0\n"
+        b"Content-Type: multipart/report; report-type=global-delivery-status; boundary=\"r\"\n\n"
+        b"--r\nContent-Type: text/plain\n\nCould not deliver.\n"
+        b"--r\nContent-Type: message/global-headers\n\nMessage-ID: <r.2@x.cn>\n"
+        + "Subject: 东城区简报\n".encode() + b"\n--r--\n"
+    )
+    (returned,) = parse_mail(raw).attachments
+    assert (returned.filename, returned.content_type) == ("part1.txt", "message/global-headers")
+    assert returned.payload == "Message-ID: <r.2@x.cn>\r\nSubject: 东城区简报\r\n\r\n".encode()
 
 
 def test_text_part_with_a_file_name_is_an_attachment_not_body() -> None:

@@ -199,6 +199,16 @@ def test_a_postfix_bounce_names_the_mail_it_returns() -> None:
     assert returned_message_ids(bounce) == ("intake.7.receipt@example.cn",)
 
 
+def test_a_postfix_bounce_returning_only_the_headers_names_the_mail_it_returns() -> None:
+    original = clients.netease_webmail(from_addr="intake@example.cn", from_name="", to="dc@example.cn", subject="回执",
+                                       body="已收到", date=WHEN, message_id="intake.8.receipt@example.cn")
+    bounce = parse_mail(clients.bounce(original, failed_recipient="dc@example.cn", date=WHEN, headers_only=True))
+
+    assert automatic_reason(bounce, OURS) == "bounce"
+    assert [a.content_type for a in bounce.attachments] == ["text/rfc822-headers"]
+    assert returned_message_ids(bounce) == ("intake.8.receipt@example.cn",)
+
+
 def test_returned_headers_name_the_message_even_when_the_id_is_folded() -> None:
     head = b"From: bot@163.example\r\nMessage-ID:\r\n <intake.idv.7.receipt@163.example>\r\nSubject: x\r\n\r\n"
     m = bounce_mail(attachments=(Attachment("details.txt", "text/rfc822-headers", "", None, head),),
