@@ -82,11 +82,22 @@ class Unit:
 
 @dataclass(frozen=True)
 class UnitMatch:
-    unit: str | None  # unit name, None when unassigned
-    how: str  # "address" | "name" | "none"
-    matched: str = ""  # the address or text that matched
-    where: str = ""  # "from" | "subject" | "filename" | "body"
-    needs_review: bool = False
+    """Which unit a mail is from and how that was decided. Who produces which `how`:
+    bot.identify: "address" (registered From), "address+name" (a registered address whose subject or signature
+    names one other unit), "name" (a unit's name or alias in the mail; unit None when several are named alike),
+    "none"; bot.pipeline: "forwarded" (registered sender of a forwarded mail), "thread" (answers our reply to a
+    unit); bot.overrides: "staff" (a person assigned it)."""
+
+    unit: str | None  # unit name, None when unassigned (how "none", or "name" with several units named)
+    how: str  # "address" | "address+name" | "name" | "none" | "forwarded" | "thread" | "staff"
+    # What matched: the From address ("address"), "from → unit" ("address+name"), the name as the roster writes
+    # it, or "A / B" when ambiguous ("name"), the inner sender ("forwarded"), "M<ledger id>" of the message we
+    # replied to ("thread"), who decided ("staff"); "" for "none".
+    matched: str = ""
+    # Where: "from" ("address"); "subject" | "signature" ("address+name"); "subject" | "from_name" | "filename" |
+    # "signature" | "body" ("name"); "forwarded"; "in-reply-to" ("thread"); "staff"; "" for "none".
+    where: str = ""
+    needs_review: bool = False  # True for "address+name", "name", "forwarded" and "thread"
 
 
 @dataclass(frozen=True)
