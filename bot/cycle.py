@@ -67,11 +67,21 @@ def poll_and_flush(
             log.error("%s", exc)
             break
         except (OSError, TimeoutError, imaplib.IMAP4.error) as exc:
-            host = app.config.imap.host if app.config.imap else "?"
-            error = f"IMAP connection to {host} lost: {exc}"
+            error = connection_lost(app, exc)
             if attempt < len(delays):
                 log.warning("%s; reconnecting in %s s", error, delays[attempt])
                 sleep(delays[attempt])
             else:
                 log.error("%s; giving up until the next cycle", error)
     return CycleReport(report, flush(app, clock), error)
+
+
+def connection_lost(app: App, exc: BaseException) -> str:
+    """Why the connection was lost; a server that stopped answering (imap.timeout_seconds on connect and
+    on every read) is named as such."""
+    imap = app.config.imap
+    if imap is None:
+        return f"IMAP connection lost: {exc}"
+    if isinstance(exc, TimeoutError):
+        return f"IMAP server {imap.host}:{imap.port} did not answer within {imap.timeout_seconds:g} s"
+    return f"IMAP connection to {imap.host} lost: {exc}"
