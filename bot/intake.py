@@ -358,7 +358,7 @@ class Intake:
     ) -> None:
         analysis = decision.analysis
         mail = analysis.mail
-        if not forced and self._over_reply_limit(s, mail.from_addr, mail.subject, now):
+        if not forced and self._over_reply_limit(s, mail.from_addr, mail.subject, analysis.received_at):
             row.review = ",".join(filter(None, [row.review, "reply-limit"]))
             log.warning("no reply to %s: reply limit reached (loop or flood?)", mail.from_addr)
             return
@@ -384,15 +384,19 @@ class Intake:
         ))
         row.reply_kind = decision.outcome.reply
 
-    def _over_reply_limit(self, s: Session, address: str, subject: str, now: datetime) -> bool:
-        """At most N replies to one address per window, and fewer for the same subject: whatever
-        goes wrong elsewhere (an auto-responder we do not recognise), the bot never starts a loop."""
+    def _over_reply_limit(self, s: Session, address: str, subject: str, received_at: datetime) -> bool:
+        """At most N replies to one address for mail received within a window, and fewer for the same
+        subject: whatever goes wrong elsewhere (an auto-responder we do not recognise), the bot never
+        starts a loop. The window is on the mail's receive time, not the reply's, so a first run over a
+        backlog of weeks answers every mail, while a loop (mail arriving as fast as we answer) is cut."""
         limits = self.reply_limits
-        since = now - timedelta(hours=limits.window_hours)
+        window = timedelta(hours=limits.window_hours)
+        received = received_at.astimezone(UTC)
         recent = s.exec(
             select(t.MessageRow.subject)
             .join(t.OutboxRow, t.OutboxRow.message_row_id == t.MessageRow.id)
-            .where(t.OutboxRow.to_addr == address, t.OutboxRow.created_at >= since)
+            .where(t.OutboxRow.to_addr == address, t.MessageRow.received_at >= received - window,
+                   t.MessageRow.received_at <= received + window)
         ).all()
         same = sum(1 for previous in recent if reply_topic(previous or "") == reply_topic(subject))
         return len(recent) >= limits.max_per_sender or same >= limits.max_same_subject

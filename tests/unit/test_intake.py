@@ -188,3 +188,16 @@ def test_a_follow_up_from_another_address_answering_our_receipt_is_the_units(int
     assert second.reply_kind == "receipt"
     assert sorted(i.path for i in rows(intake, t.ItemRow) if i.message_row_id == row.id) == [
         "idv-2020/东城区文明办/photo/2.jpg"]
+
+
+def test_a_backlog_of_weeks_from_one_address_is_answered_in_full_in_one_run(intake: Intake) -> None:
+    from datetime import timedelta
+
+    for day in range(12):  # more than max_per_sender (10), one a day, all processed at the same moment
+        received = RECEIVED + timedelta(days=day)
+        raw = clients.foxmail(from_addr="dc@example.cn", from_name="", to="bot@163.example",
+                              subject=f"东城区第{day}批", body="x", date=received,
+                              attachments=[(f"{day}.jpg", make_jpeg(1_100_000, seed=100 + day))])
+        intake.process(raw, received, Source("INBOX", 7, day + 1), NOW)
+    assert len(rows(intake, t.OutboxRow)) == 12
+    assert [r.review for r in rows(intake, t.MessageRow) if r.review and "reply-limit" in r.review] == []
