@@ -6,8 +6,9 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import update
 from sqlalchemy.engine import Engine
-from sqlmodel import or_, select
+from sqlmodel import Session, or_, select
 
 from bot.mailer import Mailer, SendError
 from storage import tables as t
@@ -29,6 +30,19 @@ class FlushReport:
     failed: int = 0
 
 
+LEASE = timedelta(minutes=10)  # a flusher killed mid-send leaves its row due again after this
+
+
+def _claim(s: Session, row: t.OutboxRow, now: datetime) -> bool:
+    """Take the row for this flusher: a row is sent by one flusher only, across threads and processes."""
+    due = or_(t.OutboxRow.next_attempt_at.is_(None), t.OutboxRow.next_attempt_at <= now)
+    result = s.exec(update(t.OutboxRow)  # type: ignore[call-overload]
+                    .where(t.OutboxRow.id == row.id, t.OutboxRow.state == t.PENDING, due)
+                    .values(next_attempt_at=now + LEASE))
+    s.commit()
+    return bool(result.rowcount == 1)
+
+
 def flush_outbox(engine: Engine, mailer: Mailer, sender: str, now: datetime, limit: int = 500) -> FlushReport:
     report = FlushReport()
     now = now.astimezone(UTC)  # the database keeps UTC
@@ -42,6 +56,8 @@ def flush_outbox(engine: Engine, mailer: Mailer, sender: str, now: datetime, lim
         ).all()
         try:
             for row in rows:
+                if not _claim(s, row, now):
+                    continue  # another flusher (the worker, a staff command) has it
                 try:
                     mailer.send(sender, row.to_addr, row.raw, row.header_message_id)
                 except SendError as exc:

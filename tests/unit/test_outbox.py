@@ -1,0 +1,46 @@
+"""The outbox flusher on a real SQLite file: each row is sent by one flusher only."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlmodel import select
+
+from bot.outbox import flush_outbox
+from storage import tables as t
+from storage.db import make_engine, session
+
+NOW = datetime(2020, 12, 10, 2, 0, tzinfo=UTC)
+
+
+class RecordingMailer:
+    """Records what it sends; on its first send, another flusher (say a staff command) runs meanwhile."""
+
+    def __init__(self, engine: object, sent: list[str]) -> None:
+        self.engine = engine
+        self.sent = sent
+        self.interrupted = False
+
+    def send(self, sender: str, recipient: str, raw: bytes, message_id: str) -> None:
+        if not self.interrupted:
+            self.interrupted = True
+            flush_outbox(self.engine, RecordingMailer(self.engine, self.sent), sender, NOW)  # type: ignore[arg-type]
+        self.sent.append(message_id)
+
+    def close(self) -> None:
+        pass
+
+
+def test_two_flushers_at_once_send_each_row_once(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'intake.db'}")
+    with session(engine) as s:
+        for i in range(5):
+            s.add(t.OutboxRow(kind="receipt", to_addr=f"u{i}@example.cn", subject="s", header_message_id=f"<{i}@x>",
+                              raw=b"x", next_attempt_at=NOW, created_at=NOW))
+        s.commit()
+    sent: list[str] = []
+    flush_outbox(engine, RecordingMailer(engine, sent), "bot@example.cn", NOW)  # type: ignore[arg-type]
+    assert sorted(sent) == [f"<{i}@x>" for i in range(5)]
+    with session(engine) as s:
+        assert [r.state for r in s.exec(select(t.OutboxRow)).all()] == ["sent"] * 5
