@@ -91,6 +91,7 @@ def arrivals(report: dict[str, Any], new_ids: set[int], tx: Templates,
              campaign: CampaignConfig) -> list[dict[str, Any]]:
     """Campaign mail taken in since the last digest (not auto-replies, bounces or duplicates)."""
     lines = []
+    short = {c.value: tx.text("short_categories", c.value) for c in CATEGORIES}
     for m in report["messages"]:
         if m["id"] not in new_ids or m["automatic"] or m["status"] == "duplicate":
             continue
@@ -98,8 +99,7 @@ def arrivals(report: dict[str, Any], new_ids: set[int], tx: Templates,
         for f in m["files"]:
             if f.get("counted") and f.get("path"):
                 counts[f["category"]] = counts.get(f["category"], 0) + 1
-        files = "、".join(f"{tx.text('short_categories', c.value)}{counts[c.value]}"
-                         for c in CATEGORIES if counts.get(c.value))
+        files = "、".join(f"{short[c.value]}{counts[c.value]}" for c in CATEGORIES if counts.get(c.value))
         uncounted = sum(1 for f in m["files"] if f.get("path") and not f.get("counted"))
         if uncounted:  # stored but not counted: a photo too small, a file of mail with no unit
             files = "，".join(filter(None, [files, tx.text("digest", "uncounted", count=uncounted)]))

@@ -12,7 +12,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
 
 from bot.config import CampaignConfig
 from bot.model import CATEGORIES, Problem
@@ -93,15 +93,19 @@ class Templates:
         self.text_env = Environment(autoescape=False, keep_trailing_newline=False)
         self.text_env.filters["filesize"] = filesize
         self.text_env.filters["label"] = self.label
+        self._compiled: dict[tuple[str, str], Template] = {}  # catalogue texts, compiled once
 
     def label(self, category: str) -> str:
         return self.catalogue["categories"].get(category, category)
 
     def text(self, section: str, code: str, **params: Any) -> str:
-        source = self.catalogue.get(section, {}).get(code)
-        if source is None:
-            return code
-        return self.text_env.from_string(source).render(**params).strip()
+        compiled = self._compiled.get((section, code))
+        if compiled is None:
+            source = self.catalogue.get(section, {}).get(code)
+            if source is None:
+                return code
+            compiled = self._compiled[(section, code)] = self.text_env.from_string(source)
+        return compiled.render(**params).strip()
 
     def problem_text(self, problem: Problem, campaign: CampaignConfig, received_at: datetime) -> str:
         params: dict[str, Any] = dict(problem.params)

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import or_, select
 
 from storage import tables as t
-from storage.db import session
+from storage.db import plain, session
 
 MESSAGE, FILE, LINK, REPLY = "M", "F", "L", "R"
 
@@ -162,9 +162,12 @@ def review_entries(rows: ReviewRows, tz: tzinfo) -> list[ReviewEntry]:
 
 def load_review_rows(engine: Engine) -> ReviewRows:
     with session(engine) as s:
-        messages = s.exec(select(t.MessageRow)
+        messages = s.connection().execute(plain(t.MessageRow)
                           .where(t.MessageRow.state.in_([t.STORED, t.FAILED])).order_by(t.MessageRow.id)).all()
-        items = s.exec(select(t.ItemRow).order_by(t.ItemRow.id)).all()
+        compressed = select(t.ProblemRow.message_row_id).where(t.ProblemRow.code == PHOTO_COMPRESSED)
+        items = s.connection().execute(plain(t.ItemRow)  # only files that can need a decision
+                       .where(or_(t.ItemRow.category == "other", t.ItemRow.message_row_id.in_(compressed)))
+                       .order_by(t.ItemRow.id)).all()
         problems = s.exec(select(t.ProblemRow).where(t.ProblemRow.code == PHOTO_COMPRESSED)
                           .order_by(t.ProblemRow.id)).all()
         links = s.exec(select(t.LinkRow).order_by(t.LinkRow.id)).all()

@@ -14,7 +14,7 @@ from bot.config import CampaignConfig
 from bot.model import CATEGORIES
 from bot.roster import Roster
 from storage import tables as t
-from storage.db import session
+from storage.db import plain, session
 
 
 def _iso(value: datetime | None, tz: tzinfo | None = None) -> str | None:
@@ -28,11 +28,11 @@ def _iso(value: datetime | None, tz: tzinfo | None = None) -> str | None:
 
 def status_report(engine: Engine, roster: Roster, campaign: CampaignConfig) -> dict[str, Any]:
     with session(engine) as s:
-        messages = s.exec(
-            select(t.MessageRow).where(t.MessageRow.state != t.UNRELATED).order_by(t.MessageRow.id)
+        messages = s.connection().execute(
+            plain(t.MessageRow).where(t.MessageRow.state != t.UNRELATED).order_by(t.MessageRow.id)
         ).all()
-        items = s.exec(select(t.ItemRow).order_by(t.ItemRow.id)).all()
-        problems = s.exec(select(t.ProblemRow).order_by(t.ProblemRow.id)).all()
+        items = s.connection().execute(plain(t.ItemRow).order_by(t.ItemRow.id)).all()
+        problems = s.connection().execute(plain(t.ProblemRow).order_by(t.ProblemRow.id)).all()
         outbox = s.exec(select(t.OutboxRow.message_row_id, t.OutboxRow.kind, t.OutboxRow.state)
                         .where(t.OutboxRow.message_row_id.is_not(None)).order_by(t.OutboxRow.id)).all()
         actions = s.exec(select(t.ActionRow).order_by(t.ActionRow.id)).all()

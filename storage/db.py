@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Select, event, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -35,3 +36,9 @@ def make_engine(url: str) -> Engine:
 
 def session(engine: Engine) -> Session:
     return Session(engine, expire_on_commit=False)
+
+
+def plain(table: type[SQLModel]) -> Select[Any]:
+    """SELECT every column of `table` as light rows with the same attribute names: reports read tens of
+    thousands of rows, and building a model instance for each costs ten times more than the query."""
+    return select(*table.__table__.columns)  # type: ignore[attr-defined]
