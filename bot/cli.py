@@ -282,15 +282,18 @@ def demo(
     out: Annotated[Path, typer.Option(help="Folder for the demo's data (wiped first)")] = Path("demo-output"),
 ) -> None:
     """Run the real pipeline over the sample mail shipped with the project; no server needed."""
+    from bot.cli_reports import print_review
     from bot.demo import run_demo
+    from bot.review import review_list
 
-    application, replies = run_demo(out)
+    application, replies, digest = run_demo(out)
     report = status_report(application.engine, application.roster, application.config.campaign)
     print_status(report, application.templates)
+    print_review(review_list(application.engine, application.config.campaign.timezone), application)
     data_dir = application.config.storage.data_dir
     console.print(words(
         application.templates, "demo_done", data_dir=data_dir, raw=data_dir / "raw",
-        files=data_dir / application.config.campaign.slug, outbox=replies, db=data_dir / "intake.db",
+        files=data_dir / application.config.campaign.slug, outbox=replies, db=data_dir / "intake.db", digest=digest,
     ))
 
 

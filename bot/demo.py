@@ -14,6 +14,7 @@ from pathlib import Path
 
 from bot.bootstrap import App, build
 from bot.config import StorageConfig, load_config
+from bot.digest import queue_digest_files
 from bot.intake import Source
 from bot.mailer import FolderMailer
 from bot.outbox import flush_outbox
@@ -25,7 +26,8 @@ def samples_dir() -> Path:
     return Path(str(resources.files("bot.samples")))
 
 
-def run_demo(out: Path) -> tuple[App, Path]:
+def run_demo(out: Path) -> tuple[App, Path, Path]:
+    """Process the samples into `out`; the app, the folder of replies and the staff digest written."""
     out = out.resolve()
     if out.exists():
         if not (out / "intake.db").exists() and any(out.iterdir()):
@@ -44,4 +46,7 @@ def run_demo(out: Path) -> tuple[App, Path]:
         now = received + timedelta(minutes=1)
         app.intake.process(raw, received, Source(f"import:{sha256_hex(raw)[:32]}", 0, 0), now)
         flush_outbox(app.engine, mailer, app.identity.address, now)
-    return app, outbox
+    # The next morning's staff digest (HTML and XLSX under digests/, and its mail in the outbox).
+    _row, digest, _xlsx = queue_digest_files(app, now + timedelta(hours=12))
+    flush_outbox(app.engine, mailer, app.identity.address, now + timedelta(hours=12))
+    return app, outbox, digest

@@ -26,7 +26,7 @@ def test_demo_runs_the_pipeline_over_the_shipped_samples_without_a_server(tmp_pa
     proc = run_intake("demo", "--out", "demo", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     out = tmp_path / "demo"
-    replies = sorted(p.name for p in (out / "outbox").glob("*.eml"))
+    replies = sorted(p.name for p in (out / "outbox").glob("*.eml") if ".digest." not in p.name)
     # 01, 02, 03, 04, 07, 08, 09 are answered; the everyday mail, the auto-reply and the bounce are not.
     assert [name.split("@")[0].split(".")[2:4] for name in replies] == [
         ["1", "receipt"],
@@ -38,6 +38,10 @@ def test_demo_runs_the_pipeline_over_the_shipped_samples_without_a_server(tmp_pa
         ["9", "receipt"],
     ]
     assert "演示完成" in proc.stdout and "东城区文明办" in proc.stdout
+    # The staff's view: what needs a decision, and the next morning's digest with its workbook.
+    assert "待处理事项（共 2 项）" in proc.stdout and "M7" in proc.stdout
+    assert [p.suffix for p in sorted((out / "digests").iterdir())] == [".html", ".xlsx"]
+    assert len(list((out / "outbox").glob("*.digest.*.eml"))) == 1
     raw_archived = list((out / "raw").rglob("*.eml"))
     assert len(raw_archived) == 9  # every campaign message (the bounce of our mail too), the everyday one not
     hostile = list((out / "idv-2020").rglob("x.jpg"))
@@ -45,7 +49,7 @@ def test_demo_runs_the_pipeline_over_the_shipped_samples_without_a_server(tmp_pa
     # Running it again starts afresh with the same result.
     again = run_intake("demo", "--out", "demo", cwd=tmp_path)
     assert again.returncode == 0
-    assert sorted(p.name for p in (out / "outbox").glob("*.eml")) == replies
+    assert sorted(p.name for p in (out / "outbox").glob("*.eml") if ".digest." not in p.name) == replies
 
 
 def test_inspect_json_gives_one_object_per_file_in_order_and_never_a_traceback(tmp_path: Path) -> None:
