@@ -283,10 +283,11 @@ def demo(
 ) -> None:
     """Run the real pipeline over the sample mail shipped with the project; no server needed."""
     from bot.cli_reports import print_review
-    from bot.demo import run_demo
+    from bot.demo import demo_digest, run_demo
     from bot.review import review_list
 
-    application, replies, digest = run_demo(out)
+    application, replies = run_demo(out)
+    digest = demo_digest(application, replies)
     report = status_report(application.engine, application.roster, application.config.campaign)
     print_status(report, application.templates)
     print_review(review_list(application.engine, application.config.campaign.timezone), application)

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from importlib import resources
 from pathlib import Path
+
+from sqlmodel import func, select
 
 from bot.bootstrap import App, build
 from bot.config import StorageConfig, load_config
@@ -19,6 +21,8 @@ from bot.intake import Source
 from bot.mailer import FolderMailer
 from bot.outbox import flush_outbox
 from bot.parse import parse_mail
+from storage import tables as t
+from storage.db import session
 from storage.files import sha256_hex
 
 
@@ -26,8 +30,8 @@ def samples_dir() -> Path:
     return Path(str(resources.files("bot.samples")))
 
 
-def run_demo(out: Path) -> tuple[App, Path, Path]:
-    """Process the samples into `out`; the app, the folder of replies and the staff digest written."""
+def run_demo(out: Path) -> tuple[App, Path]:
+    """Process the samples into `out`; the app and the folder of replies."""
     out = out.resolve()
     if out.exists():
         if not (out / "intake.db").exists() and any(out.iterdir()):
@@ -46,7 +50,17 @@ def run_demo(out: Path) -> tuple[App, Path, Path]:
         now = received + timedelta(minutes=1)
         app.intake.process(raw, received, Source(f"import:{sha256_hex(raw)[:32]}", 0, 0), now)
         flush_outbox(app.engine, mailer, app.identity.address, now)
-    # The next morning's staff digest (HTML and XLSX under digests/, and its mail in the outbox).
-    _row, digest, _xlsx = queue_digest_files(app, now + timedelta(hours=12))
-    flush_outbox(app.engine, mailer, app.identity.address, now + timedelta(hours=12))
-    return app, outbox, digest
+    return app, outbox
+
+
+def demo_digest(app: App, outbox: Path) -> Path:
+    """The staff digest the morning after the last sample (HTML and XLSX under digests/, its mail in
+    the outbox folder); the HTML's path."""
+    with session(app.engine) as s:
+        last = s.exec(select(func.max(t.MessageRow.received_at))).one()
+    tz = app.config.campaign.timezone
+    day = (last.replace(tzinfo=UTC) if last else app.config.campaign.opens).astimezone(tz).date() + timedelta(days=1)
+    morning = datetime.combine(day, app.config.schedule.digest_time or time(8, 30), tz)
+    _row, html, _xlsx = queue_digest_files(app, morning)
+    flush_outbox(app.engine, FolderMailer(outbox), app.identity.address, morning)
+    return html
