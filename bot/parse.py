@@ -18,6 +18,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from email import policy
+from email.feedparser import BytesFeedParser
 from email.generator import BytesGenerator
 from email.message import Message
 
@@ -29,6 +30,7 @@ from bot.charsets import decode_base64, decode_bytes, decode_header, decode_unde
 from bot.html_text import html_to_text
 from bot.model import Attachment, Mail
 
+FEED_SLICE = 1 << 16  # bytes handed to the feed parser at a time
 MAX_DEPTH = 40  # MIME nesting deeper than this is not walked (the rest of the message is kept)
 FILE_TYPES = frozenset({"image", "application", "audio", "video", "model", "font"})
 ATTACHED_MESSAGE_TYPES = frozenset({"message/rfc822", "message/global"})
@@ -89,13 +91,24 @@ def _parse(raw: bytes) -> Mail:
 def _message_tree(raw: bytes, defects: list[str]) -> Message:
     """The message tree from mail-parser, or from the standard library when mail-parser fails."""
     try:
-        parsed = mailparser.parse_from_bytes(raw)
+        parsed = mailparser.MailParser(_message_from_bytes(raw))
         if parsed.message is not None:
             defects += sorted(c for c in parsed.defects_categories if c.endswith("HeaderDefect"))
             return parsed.message
     except Exception as exc:
         defects.append(f"mail-parser failed ({type(exc).__name__}: {exc}); parsed with the standard library")
     return email.message_from_bytes(raw, policy=policy.compat32)
+
+
+def _message_from_bytes(raw: bytes) -> Message:
+    """What `email.message_from_bytes` (compat32) returns, fed in slices: it would first decode the whole
+    message to one str and wrap that in a StringIO (four bytes a character), five times the message
+    in memory at once; the feed parser takes the bytes a slice at a time with the same result."""
+    parser = BytesFeedParser(policy=policy.compat32)
+    view = memoryview(raw)
+    for start in range(0, len(raw), FEED_SLICE):
+        parser.feed(bytes(view[start:start + FEED_SLICE]))
+    return parser.close()
 
 
 def _header_text(value: object) -> str:

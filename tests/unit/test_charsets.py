@@ -3,8 +3,10 @@
 import base64
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from bot.charsets import decode_base64, decode_bytes, decode_header, normalize_charset
+from bot.charsets import _decode_base64_blocks, decode_base64, decode_bytes, decode_header, normalize_charset
 
 RARE = "朱镕基 张喆"  # 镕 and 喆 exist in GBK but not in GB2312
 
@@ -109,3 +111,18 @@ def test_decode_base64_tolerates_missing_padding_garbage_and_concatenation() -> 
     assert decode_base64(b"aGk=aGk=") == b"hihi"
     assert decode_base64(b"aGVsbG8gdw") == b"hello w"
     assert decode_base64(b"aGVsbG8gd") == b"hello "  # a dangling character carries no byte
+
+
+@given(st.binary(max_size=64), st.lists(st.sampled_from([b"\r\n", b"=", b"==", b" ", b"!", b"\n="]), max_size=4),
+       st.integers(min_value=0, max_value=64))
+def test_decode_base64_fast_path_agrees_with_the_careful_decoder(data: bytes, noise: list[bytes], at: int) -> None:
+    encoded = base64.encodebytes(data)
+    for piece in noise:
+        encoded = encoded[:at] + piece + encoded[at:]
+    assert decode_base64(encoded) == _decode_base64_blocks(encoded)
+    assert decode_base64(encoded.rstrip(b"=\n")) == _decode_base64_blocks(encoded.rstrip(b"=\n"))
+
+
+def test_decode_base64_of_a_long_body_with_line_breaks_is_exact() -> None:
+    data = bytes(range(256)) * 4000
+    assert decode_base64(base64.encodebytes(data).replace(b"\n", b"\r\n")) == data
