@@ -32,6 +32,7 @@ from bot.model import Attachment, Mail
 
 FEED_SLICE = 1 << 16  # bytes handed to the feed parser at a time
 MAX_DEPTH = 40  # MIME nesting deeper than this is not walked (the rest of the message is kept)
+TOO_DEEP = f"MIME nesting deeper than {MAX_DEPTH}"  # the defect recorded when that happens
 FILE_TYPES = frozenset({"image", "application", "audio", "video", "model", "font"})
 ATTACHED_MESSAGE_TYPES = frozenset({"message/rfc822", "message/global"})
 # The headers a bounce returns instead of the whole message (RFC 3462, RFC 6533): kept as attachments so
@@ -178,7 +179,7 @@ class _Walk:
         ctype = part.get_content_type()
         self.defects += [f"{ctype}: {type(d).__name__}" for d in part.defects]
         if depth > MAX_DEPTH:
-            self.defects.append(f"MIME nesting deeper than {MAX_DEPTH}: inner parts not read")
+            self.defects.append(f"{TOO_DEEP}: inner parts not read")
             return
         filename = _filename(part)
         if ctype in ATTACHED_MESSAGE_TYPES:

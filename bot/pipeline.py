@@ -18,7 +18,7 @@ from bot.facts import inspect_file
 from bot.identify import identify
 from bot.links import find_large_links
 from bot.model import Category, FileFacts, ItemPlan, LargeFileLink, Mail, Part, Problem, UnitMatch, UnitState, Unpacked
-from bot.parse import parse_mail
+from bot.parse import MAX_DEPTH, TOO_DEEP, parse_mail
 from bot.roster import Roster
 from bot.triage import LOOP_HEADER, automatic_reason
 from bot.unpack import unpack
@@ -71,6 +71,9 @@ class Decision:
 def analyse(mail: Mail, received_at: datetime, ctx: Context) -> Analysis:
     automatic = automatic_reason(mail, ctx.own_addresses)
     unpacked = unpack(mail.attachments, ctx.campaign.limits)
+    if any(defect.startswith(TOO_DEEP) for defect in mail.defects):  # parts below were never read
+        too_deep = Problem("mime_too_deep", None, (("limit", MAX_DEPTH),))
+        unpacked = replace(unpacked, problems=(*unpacked.problems, too_deep))
     match = identify_sender(mail, unpacked, ctx.roster)
     links = find_large_links(mail)
     items = tuple(plan_item(i, p, mail, ctx.campaign) for i, p in enumerate(unpacked.parts))

@@ -71,5 +71,5 @@ def test_deep_nesting_many_parts_and_header_floods_are_processed_in_bounded_memo
     assert states == ["stored", "stored", "stored", "stored"]
     with session(intake.engine) as s:
         codes = sorted({p.code for p in s.exec(select(t.ProblemRow)).all()})
-    assert "too_many_parts" in codes and "archive_bomb" in codes
+    assert "too_many_parts" in codes and "archive_bomb" in codes and "mime_too_deep" in codes
     assert peak < 100 * 1024 * 1024, f"peak {peak / 1024 / 1024:.0f} MB"  # the bomb alone unpacks to 200 MB
