@@ -36,9 +36,13 @@ LEASE = timedelta(minutes=10)  # a flusher killed mid-send leaves its row due ag
 def _claim(s: Session, row: t.OutboxRow, now: datetime) -> bool:
     """Take the row for this flusher: a row is sent by one flusher only, across threads and processes."""
     due = or_(t.OutboxRow.next_attempt_at.is_(None), t.OutboxRow.next_attempt_at <= now)
+    # synchronize_session=False: the default ("evaluate") would test this WHERE against every row loaded in
+    # the session, so a batch of n rows cost n² evaluations (3.7 s of a 5.5 s flush of 500 replies). Nothing
+    # reads the lease back from `row`; a deferral sets next_attempt_at itself.
     result = s.exec(update(t.OutboxRow)  # type: ignore[call-overload]
                     .where(t.OutboxRow.id == row.id, t.OutboxRow.state == t.PENDING, due)
-                    .values(next_attempt_at=now + LEASE))
+                    .values(next_attempt_at=now + LEASE)
+                    .execution_options(synchronize_session=False))
     s.commit()
     return bool(result.rowcount == 1)
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from sqlmodel import select
 
-from bot.outbox import flush_outbox
+from bot.mailer import SendError
+from bot.outbox import LEASE, flush_outbox, next_attempt
 from storage import tables as t
 from storage.db import make_engine, session
 
@@ -44,3 +45,36 @@ def test_two_flushers_at_once_send_each_row_once(tmp_path: Path) -> None:
     assert sorted(sent) == [f"<{i}@x>" for i in range(5)]
     with session(engine) as s:
         assert [r.state for r in s.exec(select(t.OutboxRow)).all()] == ["sent"] * 5
+
+
+class RefusingAfter:
+    """Accepts `accept` mails, then answers 451 (a server that became unwell)."""
+
+    def __init__(self, accept: int) -> None:
+        self.accept = accept
+        self.sent: list[str] = []
+
+    def send(self, sender: str, recipient: str, raw: bytes, message_id: str) -> None:
+        if len(self.sent) >= self.accept:
+            raise SendError("451 try later", permanent=False)
+        self.sent.append(message_id)
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_batch_records_each_sent_row_with_its_lease_and_the_refused_one_with_its_retry_time(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'intake.db'}")
+    with session(engine) as s:
+        for i in range(40):
+            s.add(t.OutboxRow(kind="receipt", to_addr=f"u{i}@example.cn", subject="s", header_message_id=f"<{i}@x>",
+                              raw=b"x", next_attempt_at=NOW, created_at=NOW))
+        s.commit()
+    mailer = RefusingAfter(accept=30)
+    report = flush_outbox(engine, mailer, "bot@example.cn", NOW)  # type: ignore[arg-type]
+    assert (report.sent, report.deferred) == (30, 1)
+    with session(engine) as s:
+        rows = s.exec(select(t.OutboxRow).order_by(t.OutboxRow.id)).all()
+    assert [(r.state, r.attempts, r.next_attempt_at) for r in rows[:30]] == [("sent", 1, NOW + LEASE)] * 30
+    assert (rows[30].state, rows[30].attempts, rows[30].next_attempt_at) == ("pending", 1, next_attempt(NOW, 1))
+    assert [(r.state, r.attempts, r.next_attempt_at) for r in rows[31:]] == [("pending", 0, NOW)] * 9
