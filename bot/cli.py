@@ -246,7 +246,8 @@ def status(
         return
     report = status_report(application.engine, application.roster, application.config.campaign)
     if as_json:
-        sys.stdout.write(json.dumps(report, ensure_ascii=False, indent=2) + "\n")
+        # One line: with indent, json falls back to its pure-Python encoder (1 s of 3 at 10,000 messages)
+        sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
         return
     print_status(report, application.templates)
 
