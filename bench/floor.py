@@ -1,0 +1,83 @@
+"""The floor: the least any correct implementation must do with the same mailbox.
+
+Plain imapclient fetching every message (BODY.PEEK[], one at a time, as the bot does), the standard
+library `email` parser extracting the attachments, SHA-256 of each and a write to disk. No archive is
+opened, nothing classified, no database, no reply, no fsync. The parser is the standard library's at its
+quickest: compat32, fed the bytes in slices (`email.message_from_bytes` first makes a str and a StringIO of
+the whole message, which costs time and four to five times the message in memory). Run as a subprocess so
+that it is timed end to end like `intake poll --once` (interpreter start-up included); prints one JSON line.
+
+    python -m bench.floor --host H --port P --user U --password W --out DIR
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from email import policy
+from email.feedparser import BytesFeedParser
+from pathlib import Path
+
+from imapclient import IMAPClient
+
+SLICE = 1 << 16
+
+
+def extract(raw: bytes, out: Path, number: int) -> tuple[int, int]:
+    """Write every attachment of one message under `out`; return (files, bytes)."""
+    parser = BytesFeedParser(policy=policy.compat32)
+    for start in range(0, len(raw), SLICE):
+        parser.feed(raw[start:start + SLICE])
+    message = parser.close()
+    count = size = 0
+    for part in message.walk():
+        if part.is_multipart() or part.get_content_disposition() is None and part.get_filename() is None:
+            continue
+        payload = part.get_payload(decode=True)
+        if not payload:
+            continue
+        digest = hashlib.sha256(payload).hexdigest()
+        (out / f"{number}-{count}-{digest[:16]}").write_bytes(payload)
+        count += 1
+        size += len(payload)
+    return count, size
+
+
+def run(host: str, port: int, user: str, password: str, out: Path, folder: str = "INBOX") -> dict[str, int]:
+    out.mkdir(parents=True, exist_ok=True)
+    messages = raw_bytes = files = file_bytes = 0
+    client = IMAPClient(host, port=port, ssl=False, timeout=60)
+    try:
+        client.login(user, password)
+        client.select_folder(folder, readonly=True)
+        for uid in sorted(client.search("ALL")):
+            item = client.fetch([uid], ["BODY.PEEK[]", "INTERNALDATE"]).get(uid)
+            if item is None or b"BODY[]" not in item:
+                continue
+            raw = bytes(item[b"BODY[]"])
+            n, size = extract(raw, out, uid)
+            messages += 1
+            raw_bytes += len(raw)
+            files += n
+            file_bytes += size
+    finally:
+        client.logout()
+    return {"messages": messages, "raw_bytes": raw_bytes, "files": files, "file_bytes": file_bytes}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--host", required=True)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--user", required=True)
+    parser.add_argument("--password", required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    print(json.dumps(run(args.host, args.port, args.user, args.password, args.out)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,180 @@
+"""Targets, the printed summary and bench/RESULTS.md."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.scale import Scale
+from bench.throughput import Throughput
+
+MIB = 1024 * 1024
+RATIO_TARGET = 0.5
+RSS_BASE_MB = 250
+IDLE_SECONDS = 0.3
+REPORT_SECONDS = 2.0
+NOTES = Path(__file__).with_name("OPTIMISATIONS.md")  # what was changed in the bot, kept across runs
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    passed: bool | None  # None: not measured
+    detail: str
+
+    @property
+    def verdict(self) -> str:
+        return "n/a" if self.passed is None else "PASS" if self.passed else "FAIL"
+
+
+def targets(tp: Throughput, scale: Scale | None) -> list[Target]:
+    largest_mb = tp.largest_message / MIB
+    rss_limit = RSS_BASE_MB + 3 * largest_mb
+    found = [
+        Target("pipeline throughput ≥ 0.5 × floor", tp.ratio >= RATIO_TARGET,
+               f"ratio {tp.ratio:.2f} (best of each; medians give {tp.median_ratio:.2f})"),
+        Target("peak RSS < 250 MB + 3 × largest message", tp.peak_rss_mb < rss_limit,
+               f"{tp.peak_rss_mb:.0f} MB < {rss_limit:.0f} MB (largest message {largest_mb:.1f} MB)"),
+    ]
+    if scale is None:
+        return found
+    small, large = scale.idle[0], scale.idle[-1]
+    found += [
+        Target(f"idle poll: same IMAP commands at {small.messages:,} and {large.messages:,} messages",
+               scale.constant_commands and len(scale.idle) > 1,
+               f"{len(small.commands)} vs {len(large.commands)}: {' '.join(large.commands)}"),
+        Target(f"idle poll at {large.messages:,} messages < {IDLE_SECONDS} s (in process)",
+               large.median < IDLE_SECONDS, f"median {large.median * 1000:.0f} ms, best {large.best * 1000:.0f} ms"),
+    ]
+    for report in scale.reports:
+        if report.subprocess_seconds is None:
+            found.append(Target(f"{report.name} < {REPORT_SECONDS:g} s", None, "not built"))
+        else:
+            found.append(Target(f"{report.name} at {large.messages:,} messages, {scale.units} units < "
+                                f"{REPORT_SECONDS:g} s", report.subprocess_seconds < REPORT_SECONDS,
+                                f"{report.subprocess_seconds:.2f} s as a command "
+                                f"({report.in_process_seconds or 0:.2f} s of it in the work itself)"))
+    return found
+
+
+def summary_lines(tp: Throughput, scale: Scale | None) -> list[str]:
+    best_p, best_f = tp.best(tp.pipeline), tp.best(tp.floor)
+    lines = [
+        f"mailbox: {tp.messages} messages, {tp.raw_bytes / 1e6:.0f} MB, largest {tp.largest_message / MIB:.1f} MB",
+        f"pipeline: {best_p.messages_per_s:.1f} msg/s, {best_p.mb_per_s:.1f} MB/s, peak RSS {tp.peak_rss_mb:.0f} MB"
+        f" (rounds: {', '.join(f'{r.seconds:.1f} s' for r in tp.pipeline)})",
+        f"floor:    {best_f.messages_per_s:.1f} msg/s, {best_f.mb_per_s:.1f} MB/s, peak RSS "
+        f"{max(r.peak_rss_mb for r in tp.floor):.0f} MB (rounds: {', '.join(f'{r.seconds:.1f} s' for r in tp.floor)})",
+        f"ratio pipeline ÷ floor (throughput): {tp.ratio:.2f}",
+    ]
+    if scale is not None:
+        for idle in scale.idle:
+            lines.append(f"idle poll, {idle.messages:,} processed messages: {len(idle.commands)} IMAP commands, "
+                         f"median {idle.median * 1000:.0f} ms in process, {idle.subprocess_seconds:.2f} s as "
+                         "`intake poll --once`")
+        for report in scale.reports:
+            figure = ("not built" if report.subprocess_seconds is None else
+                      f"{report.subprocess_seconds:.2f} s as a command, {report.in_process_seconds:.2f} s in process")
+            lines.append(f"{report.name}: {figure}")
+    return lines
+
+
+def sane(tp: Throughput, scale: Scale | None) -> list[str]:
+    """What is wrong with the figures themselves (not the targets): empty when they make sense."""
+    wrong = []
+    for r in [*tp.pipeline, *tp.floor]:
+        if not (r.seconds > 0 and r.messages_per_s > 0 and r.mb_per_s > 0):
+            wrong.append(f"{r.name}: non-positive figures {r}")
+    if not (math.isfinite(tp.ratio) and tp.ratio > 0):
+        wrong.append(f"ratio {tp.ratio}")
+    if not tp.peak_rss_mb > 0:
+        wrong.append("peak RSS not measured")
+    if scale is not None:
+        wrong += [f"idle poll sent no command at {i.messages}" for i in scale.idle if not i.commands]
+    return wrong
+
+
+def markdown(machine: dict[str, str], tp: Throughput, scale: Scale | None, found: list[Target],
+             command: str, seed: int) -> str:
+    best_p, best_f = tp.best(tp.pipeline), tp.best(tp.floor)
+    out = [
+        "# Benchmark results",
+        "",
+        f"Written by `{command}` (seed {seed}); every run rewrites this file. Figures from one run on one machine,",
+        "shared with other work: compare the ratios, which come from the same run, more than the absolute times.",
+        "",
+        "## Machine",
+        "",
+        *(f"- {k}: {v}" for k, v in machine.items()),
+        "",
+        "## Mailbox",
+        "",
+        f"{tp.messages} messages, {tp.raw_bytes / 1e6:.0f} MB as the server holds them, the largest "
+        f"{tp.largest_message / MIB:.1f} MB. Mix: {tp_mix(tp)}.",
+        "Written by the project's fixture writers (Foxmail, 163 webmail, Outlook, iPhone, QQ Mail, 163 auto-reply);",
+        "photos are seeded noise JPEGs with camera EXIF (1–5 MB, 2–10 a mail), so sizes are real.",
+        "",
+        "## Throughput (`intake poll --once` against the floor, alternately, fresh data folder each round)",
+        "",
+        "| | msg/s | MB/s | seconds (each round) | peak RSS |",
+        "|---|---:|---:|---|---:|",
+        f"| pipeline | {best_p.messages_per_s:.1f} | {best_p.mb_per_s:.1f} | "
+        f"{', '.join(f'{r.seconds:.2f}' for r in tp.pipeline)} | {tp.peak_rss_mb:.0f} MB |",
+        f"| floor | {best_f.messages_per_s:.1f} | {best_f.mb_per_s:.1f} | "
+        f"{', '.join(f'{r.seconds:.2f}' for r in tp.floor)} | {max(r.peak_rss_mb for r in tp.floor):.0f} MB |",
+        "",
+        f"**Ratio pipeline ÷ floor (throughput): {tp.ratio:.2f}** "
+        f"(best round of each; medians: {tp.median_ratio:.2f}).",
+        "",
+        f"The pipeline stored {sum(tp.stored_states.values())} messages ({_states(tp.stored_states)}) and sent "
+        f"{tp.replies_sent} replies to the SMTP sink in the timed run. The floor is `bench/floor.py`: imapclient "
+        "`BODY.PEEK[]` one message at a time, the standard library parser, SHA-256 and a plain write per "
+        "attachment (no fsync, no archive opened, no database, no reply). Both run as subprocesses, start-up "
+        "included; peak RSS is the child's VmHWM.",
+        "",
+    ]
+    if scale is not None:
+        out += _scale_section(scale)
+    out += ["## Targets", "", "| target | result | figure |", "|---|---|---|",
+            *(f"| {t.name} | **{t.verdict}** | {t.detail} |" for t in found), ""]
+    if NOTES.exists():
+        out += [NOTES.read_text(encoding="utf-8").rstrip(), ""]
+    return "\n".join(out)
+
+
+def tp_mix(tp: Throughput) -> str:
+    return ", ".join(f"{kind} {count}" for kind, count in sorted(tp.kinds.items(), key=lambda kv: -kv[1]))
+
+
+def _states(states: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(states.items()))
+
+
+def _scale_section(scale: Scale) -> list[str]:
+    large = scale.idle[-1]
+    out = [
+        f"## A mailbox of {large.messages:,} processed messages from {scale.units} units",
+        "",
+        "Small campaign mails (one PDF or PNG each) from every unit, APPENDed in bulk, then processed by the bot "
+        "itself with `intake poll --once` (the replies it queued sent by its own flusher), so the cursor, the "
+        "keyword on the server and every row are what a real run leaves. Processing them took "
+        + ", ".join(f"{s:.0f} s for {n:,}" for n, s in scale.fill_seconds.items()) + ".",
+        "",
+        "| messages | IMAP commands of an idle poll | in process (median / best) | `intake poll --once` |",
+        "|---:|---|---:|---:|",
+    ]
+    out += [f"| {i.messages:,} | {len(i.commands)}: {' '.join(i.commands)} | {i.median * 1000:.0f} / "
+            f"{i.best * 1000:.0f} ms | {i.subprocess_seconds:.2f} s |" for i in scale.idle]
+    out += [
+        "",
+        "The in-process poll cycle is `bot.cycle.poll_and_flush` (roster check, connect, log in, ID, SELECT, search "
+        "above the cursor, log out, outbox flush), commands counted as they leave imaplib. The command adds "
+        "interpreter start-up and the start-up sweep of the data folder.",
+        "",
+        "| report | as a command | the work in process |",
+        "|---|---:|---:|",
+    ]
+    out += [f"| `{r.name}` | " + ("not built | |" if r.subprocess_seconds is None else
+            f"{r.subprocess_seconds:.2f} s | {r.in_process_seconds:.2f} s |") for r in scale.reports]
+    return [*out, ""]

@@ -1,0 +1,122 @@
+"""The whole benchmark: build the mailbox, time pipeline and floor alternately, the large-mailbox figures,
+check the targets, write RESULTS.md."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench import corpus, machine, results
+from bench.load import append_all, save
+from bench.scale import SCALE_USER, Scale, run_scale
+from bench.throughput import Throughput, floor_round, intake_command, pipeline_round
+from tests.e2e.servers import Dovecot, SmtpSink
+
+RESULTS = Path(__file__).with_name("RESULTS.md")
+
+
+@dataclass(frozen=True)
+class Options:
+    messages: int = 300
+    seed: int = 2020
+    rounds: int = 2
+    units: int = 40  # senders of the throughput mailbox
+    idle_small: int = 1000
+    idle_large: int = 10_000
+    report_units: int = 500
+    results: Path | None = RESULTS
+    cache: Path | None = None  # photo pool; default: a temporary folder removed at the end
+    workdir: Path | None = None
+    profile: Path | None = None  # also one profiled pipeline round, stats here
+    bot_source: Path | None = None  # time another checkout of the bot (before/after figures)
+    skip_scale: bool = False
+
+
+def parse(argv: list[str] | None = None) -> Options:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    p.add_argument("--messages", type=int, default=300, help="messages in the throughput mailbox (default 300)")
+    p.add_argument("--seed", type=int, default=2020)
+    p.add_argument("--rounds", type=int, default=2, help="pipeline and floor rounds each, alternately")
+    p.add_argument("--idle-small", type=int, default=1000, help="first size of the idle-poll mailbox")
+    p.add_argument("--idle-large", type=int, default=10_000, help="second size, also used for the reports")
+    p.add_argument("--report-units", type=int, default=500)
+    p.add_argument("--results", type=Path, default=RESULTS, help="where RESULTS.md goes")
+    p.add_argument("--no-results", action="store_true", help="write no RESULTS.md")
+    p.add_argument("--cache", type=Path, help="keep the generated photo pool here between runs")
+    p.add_argument("--workdir", type=Path, help="work folder (default: a temporary one, removed at the end)")
+    p.add_argument("--profile", type=Path, help="also run one pipeline round under cProfile, stats to this file")
+    p.add_argument("--bot-source", type=Path, help="time the bot from this checkout instead (before/after)")
+    p.add_argument("--skip-scale", action="store_true", help="throughput only: no idle poll, no reports")
+    a = p.parse_args(argv)
+    return Options(a.messages, a.seed, a.rounds, 40, a.idle_small, a.idle_large, a.report_units,
+                   None if a.no_results else a.results, a.cache, a.workdir, a.profile, a.bot_source, a.skip_scale)
+
+
+def run(options: Options, say=print) -> tuple[Throughput, Scale | None, list[results.Target]]:  # noqa: ANN001
+    work = options.workdir or Path(tempfile.mkdtemp(prefix="intake-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        return _run(options, work, say)
+    finally:
+        if options.workdir is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _run(options: Options, work: Path, say) -> tuple[Throughput, Scale | None, list[results.Target]]:  # noqa: ANN001
+    pool = corpus.PhotoPool(options.cache or work / "photos", options.seed)
+    roster = corpus.units(options.units)
+    say(f"generating {options.messages} messages (seed {options.seed}) …")
+    mails = save(corpus.generate(options.messages, roster, pool, options.seed), work / "mail")
+    tp = Throughput(len(mails), sum(m.size for m in mails), max(m.size for m in mails),
+                    kinds=dict(Counter(m.kind for m in mails)))
+    command = intake_command(options.bot_source)
+    scale = None
+    users = {"intake@example.org": "secret", SCALE_USER: "secret"}  # the second one for the large mailbox
+    with Dovecot(users) as dovecot, SmtpSink() as sink:
+        say("loading them into Dovecot …")
+        append_all(dovecot, mails)
+        shutil.rmtree(work / "mail")
+        for n in range(options.rounds):
+            tp.floor.append(floor_round(work / "floor", dovecot, tp.messages))
+            say(f"  floor round {n + 1}: {tp.floor[-1].seconds:.2f} s")
+            round_, extra = pipeline_round(work / "pipeline", dovecot, sink, corpus.units_csv(roster), tp.messages,
+                                           command)
+            tp.pipeline.append(round_)
+            tp.stored_states, tp.replies_sent = extra["states"], extra["replies"]
+            say(f"  pipeline round {n + 1}: {round_.seconds:.2f} s, peak RSS {round_.peak_rss_mb:.0f} MB")
+        tp.raw_bytes = tp.pipeline[-1].raw_bytes  # as the server counts them
+        if options.profile is not None:
+            pipeline_round(work / "pipeline", dovecot, sink, corpus.units_csv(roster), tp.messages,
+                           intake_command(options.bot_source, options.profile))
+            say(f"  profile of one pipeline round: {options.profile}")
+        if not options.skip_scale:
+            say(f"idle poll and reports: {options.idle_large:,} messages from {options.report_units} units …")
+            scale = run_scale(work / "scale", dovecot, sink, options.idle_large, options.idle_small,
+                              options.report_units)
+    return tp, scale, results.targets(tp, scale)
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = parse(argv)
+    tp, scale, found = run(options)
+    print()
+    for line in results.summary_lines(tp, scale):
+        print(line)
+    print()
+    for target in found:
+        print(f"{target.verdict:4}  {target.name}: {target.detail}")
+    wrong = results.sane(tp, scale)
+    for problem in wrong:
+        print(f"INSANE: {problem}", file=sys.stderr)
+    if options.results is not None:
+        command = "make bench" + (f" N={options.messages}" if options.messages != 300 else "")
+        text = results.markdown(machine.describe(options.workdir or Path(tempfile.gettempdir())), tp, scale,
+                                found, command, options.seed)
+        options.results.write_text(text, encoding="utf-8")
+        print(f"\nwritten: {options.results}")
+    return 1 if wrong else 0

@@ -1,0 +1,217 @@
+"""A mailbox of many processed messages: the idle poll (IMAP commands and time) and the staff reports.
+
+The mailbox is filled with small campaign mails from every unit of a large roster (MULTIAPPEND), and the
+bot processes them itself with `intake poll --once`: the cursor, the keyword on the server and every
+row are exactly what a real first run leaves. Filled in two steps (the small size, then the rest) so the
+idle poll is measured on both sizes with the same database and mailbox.
+"""
+
+from __future__ import annotations
+
+import imaplib
+import shutil
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from bench.child import ChildRun, run_child
+from bench.corpus import Unit, small_messages, units, units_csv
+from bench.load import append_all
+from bench.throughput import NOW
+from tests.e2e.harness import INTAKE, write_config
+from tests.e2e.servers import Dovecot, SmtpSink
+
+SCALE_USER = "scale@example.org"
+IDLE_REPEATS = 5
+
+
+@dataclass
+class IdlePoll:
+    messages: int  # in the mailbox, all processed
+    commands: list[str]  # IMAP commands of one in-process poll cycle, in order
+    seconds: list[float]  # in-process poll cycles (connect … logout, outbox flush)
+    subprocess_seconds: float  # `intake poll --once` as a user runs it (start-up and sweep included)
+
+    @property
+    def best(self) -> float:
+        return min(self.seconds)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
+
+
+@dataclass
+class Report:
+    name: str
+    subprocess_seconds: float | None  # None: the command is not built
+    in_process_seconds: float | None
+
+
+@dataclass
+class Scale:
+    units: int
+    fill_seconds: dict[int, float] = field(default_factory=dict)  # messages processed → poll --once time
+    idle: list[IdlePoll] = field(default_factory=list)
+    reports: list[Report] = field(default_factory=list)
+
+    @property
+    def constant_commands(self) -> bool:
+        return len({len(i.commands) for i in self.idle}) == 1
+
+
+class CommandCounter:
+    """Counts the IMAP commands this process sends. imapclient sends some through imaplib's own command
+    method and others (SEARCH, FETCH …) by itself, but every command line goes out through
+    IMAP4.send and starts with a fresh tag, so that is where they are counted."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    @contextmanager
+    def counting(self) -> Iterator[list[str]]:
+        original = imaplib.IMAP4.send
+        names = self.names = []
+
+        def send(imap: imaplib.IMAP4, data: bytes) -> None:
+            tag = imap.tagpre
+            if data.startswith(tag):
+                words = data.split(b" ", 3)
+                name = words[1] if len(words) > 1 else b""
+                if name.upper() == b"UID" and len(words) > 2:
+                    name += b" " + words[2]
+                names.append(name.decode("ascii", "replace").strip())
+            original(imap, data)
+
+        imaplib.IMAP4.send = send  # type: ignore[method-assign]
+        try:
+            yield names
+        finally:
+            imaplib.IMAP4.send = original  # type: ignore[method-assign]
+
+
+def run_scale(workdir: Path, dovecot: Dovecot, sink: SmtpSink, total: int, small: int, unit_count: int) -> Scale:
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    if SCALE_USER not in dovecot.users:
+        dovecot.add_user(SCALE_USER, dovecot.password)
+    roster = units(unit_count)
+    config = _config(workdir, dovecot, sink, roster)
+    mails = list(small_messages(total, roster))
+    scale = Scale(unit_count)
+    done = 0
+    for size in sorted({min(small, total), total}):
+        append_all(dovecot, mails[done:size], user=SCALE_USER)
+        fill = _intake(config, workdir, "poll", "--once", timeout=7200)
+        scale.fill_seconds[size - done] = fill.seconds + drain_outbox(config)
+        done = size
+        scale.idle.append(idle_poll(config, workdir, size))
+    scale.reports = reports(config, workdir)
+    return scale
+
+
+def _config(workdir: Path, dovecot: Dovecot, sink: SmtpSink, roster: list[Unit]) -> Path:
+    config = write_config(workdir, dovecot, sink)
+    text = config.read_text(encoding="utf-8").replace(f'username = "{dovecot.user}"', f'username = "{SCALE_USER}"')
+    config.write_text(text, encoding="utf-8")
+    (workdir / "units.csv").write_text(units_csv(roster), encoding="utf-8-sig")
+    return config
+
+
+def _intake(config: Path, workdir: Path, *args: str, timeout: float = 600) -> ChildRun:
+    run = run_child([str(INTAKE), "--config", str(config), "--now", NOW, *args], workdir, timeout=timeout)
+    if run.returncode != 0:
+        raise RuntimeError(f"intake {' '.join(args)} exited {run.returncode}:\n{run.stdout}\n{run.stderr[-4000:]}")
+    return run
+
+
+def drain_outbox(config: Path) -> float:
+    """Send the replies left by a large first run (a flush sends at most 500), so the poll that follows is
+    idle; the seconds it took."""
+    from bot.bootstrap import build
+    from bot.config import load_config
+    from bot.cycle import flush
+
+    app = build(load_config(config))
+    clock = _fixed_clock(datetime.fromisoformat(NOW))
+    start = time.perf_counter()
+    while flush(app, clock).sent:
+        pass
+    seconds = time.perf_counter() - start
+    app.engine.dispose()
+    return seconds
+
+
+def idle_poll(config: Path, workdir: Path, messages: int) -> IdlePoll:
+    """Poll cycles over a mailbox with nothing new: in this process (timed without interpreter start-up,
+    IMAP commands counted) and once as `intake poll --once`."""
+    from bot.bootstrap import build
+    from bot.config import load_config
+    from bot.cycle import poll_and_flush
+
+    subprocess_seconds = _intake(config, workdir, "poll", "--once").seconds
+    app = build(load_config(config))
+    clock = _fixed_clock(datetime.fromisoformat(NOW))
+    counter = CommandCounter()
+    seconds: list[float] = []
+    commands: list[str] = []
+    for _ in range(IDLE_REPEATS):
+        with counter.counting() as names:
+            start = time.perf_counter()
+            report = poll_and_flush(app, clock)
+            seconds.append(time.perf_counter() - start)
+        if report.error or (report.poll and report.poll.fetched):
+            raise RuntimeError(f"the idle poll was not idle: {report}")
+        commands = list(names)
+    app.engine.dispose()
+    return IdlePoll(messages, commands, seconds, subprocess_seconds)
+
+
+def _fixed_clock(moment: datetime) -> Callable[[], datetime]:
+    return lambda: moment
+
+
+def reports(config: Path, workdir: Path) -> list[Report]:
+    """status --json, the digest and the XLSX export: as commands (what staff wait for) and in process."""
+    from bot.bootstrap import build
+    from bot.config import load_config
+    from bot.status import status_report
+
+    app = build(load_config(config))
+    now = datetime.fromisoformat(NOW)
+    campaign = app.config.campaign
+    out = workdir / "reports"
+    out.mkdir(exist_ok=True)
+    results = [Report("status --json", _intake(config, workdir, "status", "--json").seconds,
+                      _timed(lambda: status_report(app.engine, app.roster, campaign)))]
+    try:
+        from bot.digest import build_digest, write_digest
+    except ImportError:
+        results.append(Report("digest --out", None, None))
+    else:
+        results.append(Report("digest --out", _intake(config, workdir, "digest", "--out", str(out / "d.html")).seconds,
+                              _timed(lambda: write_digest(build_digest(app, now), out / "d2.html"))))
+    try:
+        from bot.export import write_xlsx
+    except ImportError:
+        results.append(Report("export --xlsx", None, None))
+    else:
+        def export() -> None:
+            report = status_report(app.engine, app.roster, campaign)
+            write_xlsx(report, app.templates, now, campaign.timezone, out / "u2.xlsx")
+
+        results.append(Report("export --xlsx",
+                              _intake(config, workdir, "export", "--xlsx", str(out / "u.xlsx")).seconds,
+                              _timed(export)))
+    app.engine.dispose()
+    return results
+
+
+def _timed(work: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    work()
+    return time.perf_counter() - start

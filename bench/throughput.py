@@ -1,0 +1,139 @@
+"""Pipeline against floor on the same mailbox, alternately, each round from a fresh data folder."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import statistics
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.child import ChildRun, run_child
+from bench.load import clear_keyword
+from tests.e2e.harness import INTAKE, write_config
+from tests.e2e.servers import Dovecot, SmtpSink
+
+NOW = "2020-12-20T10:00:00+08:00"  # inside the campaign: nothing is late
+KEYWORD = "$IntakeDone"
+
+
+@dataclass(frozen=True)
+class Round:
+    name: str  # pipeline | floor
+    seconds: float
+    peak_rss_mb: float
+    messages: int
+    raw_bytes: int
+
+    @property
+    def messages_per_s(self) -> float:
+        return self.messages / self.seconds
+
+    @property
+    def mb_per_s(self) -> float:
+        return self.raw_bytes / 1e6 / self.seconds
+
+
+@dataclass
+class Throughput:
+    messages: int
+    raw_bytes: int
+    largest_message: int
+    pipeline: list[Round] = field(default_factory=list)
+    floor: list[Round] = field(default_factory=list)
+    kinds: dict[str, int] = field(default_factory=dict)  # the mix of the mailbox
+    stored_states: dict[str, int] = field(default_factory=dict)
+    replies_sent: int = 0
+
+    @staticmethod
+    def best(rounds: list[Round]) -> Round:
+        return min(rounds, key=lambda r: r.seconds)
+
+    @property
+    def ratio(self) -> float:
+        """Pipeline throughput ÷ floor throughput, best round of each (same messages, so a time ratio)."""
+        return self.best(self.floor).seconds / self.best(self.pipeline).seconds
+
+    @property
+    def median_ratio(self) -> float:
+        return statistics.median(r.seconds for r in self.floor) / statistics.median(r.seconds for r in self.pipeline)
+
+    @property
+    def peak_rss_mb(self) -> float:
+        return max(r.peak_rss_mb for r in self.pipeline)
+
+
+def intake_command(bot_source: Path | None = None, profile: Path | None = None) -> list[str]:
+    """The `intake` command; from another checkout of the bot (`bot_source`, for before/after figures)
+    and/or under cProfile (`profile`: where the stats go)."""
+    if bot_source is None and profile is None:
+        return [str(INTAKE)]
+    launcher = "import sys; from bot.cli import main; sys.argv[0] = 'intake'; sys.exit(main())"
+    if bot_source is not None:
+        launcher = f"import sys; sys.path.insert(0, {str(bot_source.resolve())!r}); " + launcher
+    script = Path(tempfile.mkdtemp(prefix="bench-launch-")) / "intake_launcher.py"
+    script.write_text(launcher + "\n", encoding="utf-8")
+    prefix = [sys.executable, "-m", "cProfile", "-o", str(profile)] if profile is not None else [sys.executable]
+    return [*prefix, str(script)]
+
+
+def pipeline_round(
+    workdir: Path, dovecot: Dovecot, sink: SmtpSink, units_csv: str, expected: int,
+    command: list[str] | None = None,
+) -> tuple[Round, dict]:
+    """`intake poll --once` over the whole mailbox from a fresh folder; the sink receives the replies."""
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    config = write_config(workdir, dovecot, sink)
+    (workdir / "units.csv").write_text(units_csv, encoding="utf-8-sig")
+    clear_keyword(dovecot, KEYWORD)
+    sink.clear()
+    run = run_child([*(command or [str(INTAKE)]), "--config", str(config), "--now", NOW, "poll", "--once"], workdir)
+    _check(run, "intake poll --once")
+    states = _states(workdir / "data" / "intake.db")
+    if sum(states.values()) != expected:
+        raise RuntimeError(f"intake recorded {sum(states.values())} of {expected} messages: {states}\n{run.stdout}")
+    raw_bytes = _raw_total(dovecot)
+    extra = {"states": states, "replies": len(sink.messages), "stdout": run.stdout.strip()}
+    shutil.rmtree(workdir / "data", ignore_errors=True)
+    return Round("pipeline", run.seconds, run.peak_rss_mb, expected, raw_bytes), extra
+
+
+def floor_round(workdir: Path, dovecot: Dovecot, expected: int) -> Round:
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    args = [sys.executable, "-m", "bench.floor", "--host", dovecot.host, "--port", str(dovecot.port),
+            "--user", dovecot.user, "--password", dovecot.password, "--out", str(workdir / "files")]
+    run = run_child(args, Path.cwd())
+    _check(run, "bench.floor")
+    counts = json.loads(run.stdout)
+    if counts["messages"] != expected:
+        raise RuntimeError(f"the floor fetched {counts['messages']} of {expected} messages")
+    shutil.rmtree(workdir, ignore_errors=True)
+    return Round("floor", run.seconds, run.peak_rss_mb, counts["messages"], counts["raw_bytes"])
+
+
+def _check(run: ChildRun, what: str) -> None:
+    if run.returncode != 0:
+        raise RuntimeError(f"{what} exited {run.returncode}:\n{run.stdout}\n{run.stderr[-4000:]}")
+
+
+def _states(db: Path) -> dict[str, int]:
+    with sqlite3.connect(db) as conn:
+        return dict(conn.execute("SELECT state, count(*) FROM message GROUP BY state").fetchall())
+
+
+
+
+def _raw_total(dovecot: Dovecot) -> int:
+    """The mailbox's size in bytes as the server reports it (RFC822.SIZE of every message)."""
+    from tests.e2e.servers import imap_login
+
+    with imap_login(dovecot) as client:
+        client.select_folder("INBOX", readonly=True)
+        uids = client.search("ALL")
+        sizes = client.fetch(uids, ["RFC822.SIZE"]) if uids else {}
+    return sum(int(item[b"RFC822.SIZE"]) for item in sizes.values())
