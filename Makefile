@@ -1,4 +1,4 @@
-# make install | test | demo | lint | clean
+# make install | test | demo | bench | lint | clean
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -10,7 +10,7 @@ DEBIAN_PACKAGES := dovecot-imapd libarchive-tools chromium fonts-wqy-zenhei
 # pip runs again only when the project metadata changes (or after `make clean`)
 STAMP := $(VENV)/.installed
 
-.PHONY: install install-python install-dovecot test lint demo fuzz clean
+.PHONY: install install-python install-dovecot test lint demo fuzz bench clean
 
 install: install-dovecot install-python
 
@@ -42,6 +42,11 @@ test: install
 # The long fuzz run: at least 10,000 generated and mutated messages through the pure pipeline.
 fuzz: install-python
 	FUZZ_EXAMPLES=10000 $(BIN)/pytest -q tests/unit/test_fuzz.py
+
+# The benchmark (needs Dovecot, like the e2e tests): N messages (default 300) through `intake poll --once`
+# against the floor, the idle poll and the reports over 10,000 messages; rewrites bench/RESULTS.md.
+bench: install
+	$(BIN)/python -m bench $(if $(N),--messages $(N))
 
 lint: install-python
 	$(BIN)/ruff check .

@@ -1,0 +1,42 @@
+"""The benchmark in miniature (20 messages, a 150-message idle mailbox): it runs and its figures are sane.
+
+No target is asserted here (performance is never asserted in the suite); `make bench` checks them.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from bench import results
+from bench.run import RESULTS, Options, run
+from tests.e2e.conftest import _require_dovecot
+
+
+def test_small_benchmark_runs_and_gives_sane_figures(tmp_path: Path) -> None:
+    _require_dovecot()
+    before = RESULTS.read_bytes() if RESULTS.exists() else None
+    options = Options(messages=20, rounds=1, idle_small=50, idle_large=150, report_units=30, results=None,
+                      cache=tmp_path / "photos", workdir=tmp_path / "work")
+    tp, scale, found = run(options, say=lambda _line: None)
+
+    assert tp.messages == 20 and tp.raw_bytes > 20_000_000  # the mix holds photo mails of several MB
+    assert sum(tp.stored_states.values()) == 20 and tp.replies_sent > 0
+    for r in [*tp.pipeline, *tp.floor]:
+        assert r.messages == 20 and r.seconds > 0 and r.messages_per_s > 0 and r.mb_per_s > 0
+        assert r.peak_rss_mb > 20  # a Python process that held mail of several MB
+    assert math.isfinite(tp.ratio) and tp.ratio > 0
+    assert results.sane(tp, scale) == []
+
+    assert scale is not None
+    assert [i.messages for i in scale.idle] == [50, 150]
+    assert scale.idle[0].commands == scale.idle[1].commands
+    assert scale.idle[0].commands[:2] == ["CAPABILITY", "LOGIN"] and scale.idle[0].commands[-1] == "LOGOUT"
+    assert all(s > 0 for i in scale.idle for s in i.seconds)
+    assert [r.name for r in scale.reports] == ["status --json", "digest --out", "export --xlsx"]
+    assert all(r.subprocess_seconds and r.in_process_seconds for r in scale.reports)
+
+    assert [t.verdict in ("PASS", "FAIL") for t in found] == [True] * 7
+    text = results.markdown({"CPU": "test"}, tp, scale, found, "make bench N=20", options.seed)
+    assert "Ratio pipeline ÷ floor" in text and "| 150 |" in text
+    assert (RESULTS.read_bytes() if RESULTS.exists() else None) == before  # RESULTS.md left alone
