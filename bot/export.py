@@ -11,6 +11,7 @@ import os
 import unicodedata
 from collections import Counter
 from collections.abc import Sequence
+from copy import copy
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
@@ -152,15 +153,24 @@ def build_workbook(report: dict[str, Any], tx: Templates, made_at: datetime, tz:
 def _style(ws: Any, keys: list[str], report: dict[str, Any]) -> None:
     last_row = ws.max_row
     widths = [display_width(h) for h in (cell.value for cell in ws[2])]
+    # A few combinations repeat over thousands of cells: style the first cell of each, copy its style
+    # indices to the rest (what openpyxl itself does to copy a style) instead of building and hashing a
+    # Font and an Alignment per cell (1.4 s of 2.6 s for 500 units).
+    styled: dict[tuple[bool, bool, bool], Any] = {}
     for row in ws.iter_rows(min_row=2, max_row=last_row):
         for col, cell in enumerate(row):
             key = keys[col]
-            cell.border = _BORDER
             wrap = key in _WRAP_COLUMNS
             numeric = isinstance(cell.value, int) or key in ("index", "required", "late")
-            cell.alignment = Alignment(vertical="center", wrap_text=wrap,
-                                       horizontal="center" if numeric or cell.row == 2 else "left")
-            cell.font = Font(name=_FONT, size=11, bold=cell.row in (2, last_row))
+            combination = (wrap, numeric or cell.row == 2, cell.row in (2, last_row))
+            if combination in styled:
+                cell._style = copy(styled[combination])
+            else:
+                cell.border = _BORDER
+                cell.alignment = Alignment(vertical="center", wrap_text=wrap,
+                                           horizontal="center" if combination[1] else "left")
+                cell.font = Font(name=_FONT, size=11, bold=combination[2])
+                styled[combination] = copy(cell._style)
             widths[col] = max(widths[col], display_width(cell.value if cell.value is not None else ""))
     for cell in ws[2]:
         cell.fill = _HEADER_FILL

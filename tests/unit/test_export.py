@@ -91,6 +91,18 @@ def test_the_workbook_prints_as_is() -> None:
     assert ws["I5"].fill.fgColor.rgb == "00FCE4D6" and ws["I3"].fill.fgColor.rgb == "00E2EFDA"
 
 
+def test_every_cell_is_styled_by_its_row_and_column() -> None:
+    wb = load_workbook(io.BytesIO(workbook_bytes(build_workbook(REPORT, Templates(), MADE, TZ))))
+    ws = wb.active
+    style = {(r, c): (ws.cell(r, c).font.b, ws.cell(r, c).font.name, ws.cell(r, c).alignment.horizontal,
+                      ws.cell(r, c).alignment.wrap_text) for r in range(2, 9) for c in range(1, 14)}
+    assert {style[2, c][:3] for c in range(1, 14)} == {(True, "宋体", "center")}  # headings
+    assert style[3, 2] == (False, "宋体", "left", None)  # unit name
+    assert style[3, 5] == (False, "宋体", "center", None)  # a count
+    assert style[4, 11] == (False, "宋体", "left", True)  # problems wrap
+    assert style[8, 2] == (True, "宋体", "left", None) and style[8, 5] == (True, "宋体", "center", None)  # total
+
+
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> App:
     application, _ = run_demo(tmp_path_factory.mktemp("demo") / "out")
