@@ -8,6 +8,7 @@ import shutil
 import sys
 import tempfile
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,7 +58,7 @@ def parse(argv: list[str] | None = None) -> Options:
                    None if a.no_results else a.results, a.cache, a.workdir, a.profile, a.bot_source, a.skip_scale)
 
 
-def run(options: Options, say=print) -> tuple[Throughput, Scale | None, list[results.Target]]:  # noqa: ANN001
+def run(options: Options, say: Callable[[str], None] = print) -> tuple[Throughput, Scale | None, list[results.Target]]:
     work = options.workdir or Path(tempfile.mkdtemp(prefix="intake-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
@@ -67,7 +68,8 @@ def run(options: Options, say=print) -> tuple[Throughput, Scale | None, list[res
             shutil.rmtree(work, ignore_errors=True)
 
 
-def _run(options: Options, work: Path, say) -> tuple[Throughput, Scale | None, list[results.Target]]:  # noqa: ANN001
+def _run(options: Options, work: Path, say: Callable[[str], None]) -> tuple[Throughput, Scale | None,
+                                                                    list[results.Target]]:
     pool = corpus.PhotoPool(options.cache or work / "photos", options.seed)
     roster = corpus.units(options.units)
     say(f"generating {options.messages} messages (seed {options.seed}) …")
