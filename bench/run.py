@@ -76,7 +76,7 @@ def _run(options: Options, work: Path, say: Callable[[str], None]) -> tuple[Thro
     mails = save(corpus.generate(options.messages, roster, pool, options.seed), work / "mail")
     tp = Throughput(len(mails), sum(m.size for m in mails), max(m.size for m in mails),
                     kinds=dict(Counter(m.kind for m in mails)))
-    command = intake_command(options.bot_source)
+    command = intake_command(work, options.bot_source)
     scale = None
     users = {"intake@example.org": "secret", SCALE_USER: "secret"}  # the second one for the large mailbox
     with Dovecot(users) as dovecot, SmtpSink() as sink:
@@ -94,7 +94,7 @@ def _run(options: Options, work: Path, say: Callable[[str], None]) -> tuple[Thro
         tp.raw_bytes = tp.pipeline[-1].raw_bytes  # as the server counts them
         if options.profile is not None:
             pipeline_round(work / "pipeline", dovecot, sink, corpus.units_csv(roster), tp.messages,
-                           intake_command(options.bot_source, options.profile))
+                           intake_command(work, options.bot_source, options.profile))
             say(f"  profile of one pipeline round: {options.profile}")
         if not options.skip_scale:
             say(f"idle poll and reports: {options.idle_large:,} messages from {options.report_units} units …")

@@ -7,7 +7,6 @@ import shutil
 import sqlite3
 import statistics
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,15 +65,15 @@ class Throughput:
         return max(r.peak_rss_mb for r in self.pipeline)
 
 
-def intake_command(bot_source: Path | None = None, profile: Path | None = None) -> list[str]:
+def intake_command(folder: Path, bot_source: Path | None = None, profile: Path | None = None) -> list[str]:
     """The `intake` command; from another checkout of the bot (`bot_source`, for before/after figures)
-    and/or under cProfile (`profile`: where the stats go)."""
+    and/or under cProfile (`profile`: where the stats go), through a launcher written in `folder`."""
     if bot_source is None and profile is None:
         return [str(INTAKE)]
     launcher = "import sys; from bot.cli import main; sys.argv[0] = 'intake'; sys.exit(main())"
     if bot_source is not None:
         launcher = f"import sys; sys.path.insert(0, {str(bot_source.resolve())!r}); " + launcher
-    script = Path(tempfile.mkdtemp(prefix="bench-launch-")) / "intake_launcher.py"
+    script = folder / "intake_launcher.py"
     script.write_text(launcher + "\n", encoding="utf-8")
     prefix = [sys.executable, "-m", "cProfile", "-o", str(profile)] if profile is not None else [sys.executable]
     return [*prefix, str(script)]
