@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import ssl
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -15,10 +16,12 @@ from bot.mailbox import ImapMailbox
 from bot.mailer import SmtpMailer
 from bot.pipeline import Context
 from bot.render import Identity, Templates
-from bot.roster import Roster
-from bot.roster_store import fingerprint, roster_in_force, sync_config_roster
+from bot.roster import Roster, RosterError
+from bot.roster_store import fingerprint, has_roster, roster_in_force, sync_config_roster
 from storage.db import make_engine
 from storage.files import FileStore
+
+log = logging.getLogger(__name__)
 
 
 def system_clock() -> datetime:
@@ -38,7 +41,10 @@ class App:
     roster_version: tuple[int, int] = (0, 0)
 
     def refresh_roster(self) -> bool:
-        """Pick up a roster import or a staff decision made by another process; True when it changed."""
+        """Pick up an edited roster file, a roster import or a staff decision made by another process;
+        True when the roster in force changed. A roster file with an error is logged and the one in force kept."""
+        if self.base_roster is None:
+            take_roster_file(self.engine, self.config.units_file)
         version = fingerprint(self.engine)
         if version == self.roster_version:
             return False
@@ -72,6 +78,17 @@ def identity_of(config: Config) -> Identity:
     return Identity(address, config.campaign.name)
 
 
+def take_roster_file(engine: Engine, units_file: Path) -> None:
+    """Import the config's roster file when it is new or edited. An edit with an error is logged and the
+    roster in force kept; with no roster in force yet, the error is raised (RosterError)."""
+    try:
+        sync_config_roster(engine, units_file, system_clock())
+    except RosterError as exc:
+        if not has_roster(engine):
+            raise
+        log.error("the edited roster was not taken, the one in force stays: %s", exc)
+
+
 def build(config: Config, base_roster: Roster | None = None) -> App:
     """The application; its roster is the imported one in force (the config's file is imported when it
     is new or changed), or `base_roster`, with staff decisions applied."""
@@ -79,7 +96,7 @@ def build(config: Config, base_roster: Roster | None = None) -> App:
     own = tuple(sorted({identity.address, *((config.imap.username,) if config.imap else ())} - {""}))
     engine = make_engine(config.storage.database_url)
     if base_roster is None:
-        sync_config_roster(engine, config.units_file, system_clock())
+        take_roster_file(engine, config.units_file)
     roster = roster_in_force(engine, base_roster)
     store = FileStore(config.storage.data_dir)
     templates = Templates(config.templates_dir)

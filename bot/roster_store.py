@@ -49,9 +49,8 @@ def sync_config_roster(engine: Engine, units_file: Path, now: datetime) -> None:
     try:
         data = units_file.read_bytes()
     except OSError as exc:
-        with session(engine) as s:
-            if s.exec(select(t.RosterRow.id)).first() is not None:
-                return  # the file is gone but an imported roster is in force
+        if has_roster(engine):
+            return  # the file is gone but an imported roster is in force
         raise RosterError(f"{units_file}: cannot read the roster: {exc}") from exc
     digest = hashlib.sha256(data).hexdigest()
     with session(engine) as s:
@@ -59,6 +58,11 @@ def sync_config_roster(engine: Engine, units_file: Path, now: datetime) -> None:
             return
         import_roster(s, units_file, now)
         s.commit()
+
+
+def has_roster(engine: Engine) -> bool:
+    with session(engine) as s:
+        return s.exec(select(t.RosterRow.id)).first() is not None
 
 
 def load_overrides(s: Session) -> Overrides:
