@@ -136,13 +136,16 @@ def resend(app: App, message_row_id: int, actor: str, now: datetime) -> Done:
 
 def reprocess(app: App, ids: Iterable[int], actor: str, now: datetime, reply: bool = False) -> Done:
     """Run stored mail through the pipeline again; no reply unless asked or the message never had one."""
+    app.refresh_roster()  # once: the roster and the staff decisions do not change during the run
+    with session(app.engine) as s:
+        overrides = load_overrides(s)
     done = 0
     for message_row_id in ids:
         with session(app.engine) as s:
             row = _campaign_message(s, message_row_id)
             record(s, now, actor, "reprocess", unit=row.unit, message_row_id=row.id, reply=reply)
             s.commit()
-        _reprocess(app, message_row_id, now, FORCE if reply else IF_NEVER, actor)
+        app.intake.reprocess(message_row_id, now, overrides, FORCE if reply else IF_NEVER, actor)
         done += 1
     return Done("reprocessed", {"count": done})
 
