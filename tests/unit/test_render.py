@@ -1,5 +1,6 @@
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bot.config import CampaignConfig
@@ -62,3 +63,13 @@ def test_html_escapes_what_the_sender_wrote() -> None:
 def test_sizes_and_moments_read_as_offices_write_them() -> None:
     assert [filesize(n) for n in (512, 300_000, 1_048_576, 2_300_000)] == ["512 字节", "293 KB", "1.0 MB", "2.2 MB"]
     assert local_moment(datetime(2020, 12, 31, 10, tzinfo=UTC), CAMPAIGN) == "12月31日18:00"
+
+
+def test_a_staff_catalogue_overrides_text_by_text_and_a_template_file_whole(tmp_path: Path) -> None:
+    (tmp_path / "messages.toml").write_text('[categories]\nbrief = "工作简报"\n', encoding="utf-8")
+    (tmp_path / "receipt.txt").write_text("{{ greeting }}：已收到。\n", encoding="utf-8")
+    tx = Templates(tmp_path)
+    # The staff's text wins; a text their older copy does not have still comes from the built-in catalogue.
+    assert (tx.label("brief"), tx.label("photo")) == ("工作简报", "照片")
+    assert tx.text("staff", "exempt_word") == "免报"
+    assert tx.render("receipt.txt", greeting="东城区文明办") == "东城区文明办：已收到。\n"
