@@ -1,25 +1,30 @@
-"""The one wiring place: config in, the application's parts out. Nothing here runs at import time."""
+"""The one wiring place: config in, the application's parts out. Nothing here runs at import time.
+
+The mail pipeline, IMAP and SMTP are imported when first used: the report commands (status, digest,
+export) need none of them, and staff wait for those."""
 
 from __future__ import annotations
 
 import logging
 import ssl
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 
 from bot.config import Config
-from bot.intake import Intake
-from bot.mailbox import ImapMailbox
-from bot.mailer import SmtpMailer
-from bot.pipeline import Context
 from bot.render import Identity, Templates
 from bot.roster import Roster, RosterError
 from bot.roster_store import fingerprint, has_roster, roster_in_force, sync_config_roster
 from storage.db import make_engine
 from storage.files import FileStore
+
+if TYPE_CHECKING:
+    from bot.intake import Intake
+    from bot.mailbox import ImapMailbox
+    from bot.mailer import SmtpMailer
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +41,22 @@ class App:
     store: FileStore
     templates: Templates
     identity: Identity
-    intake: Intake
     base_roster: Roster | None = None  # given by the caller instead of the imported roster
     roster_version: tuple[int, int] = (0, 0)
+    _intake: Intake | None = field(default=None, repr=False)
+
+    @property
+    def intake(self) -> Intake:
+        """The pipeline's shell, built on first use."""
+        if self._intake is None:
+            from bot.intake import Intake
+            from bot.pipeline import Context
+
+            config = self.config
+            own = tuple(sorted({self.identity.address, *((config.imap.username,) if config.imap else ())} - {""}))
+            ctx = Context(config.campaign, self.roster, tuple(a.lower() for a in own), config.check_sender_auth)
+            self._intake = Intake(ctx, self.engine, self.store, self.templates, self.identity, config.replies)
+        return self._intake
 
     def refresh_roster(self) -> bool:
         """Pick up an edited roster file, a roster import or a staff decision made by another process;
@@ -50,15 +68,20 @@ class App:
             return False
         self.roster = roster_in_force(self.engine, self.base_roster)
         self.roster_version = version
-        self.intake.ctx = replace(self.intake.ctx, roster=self.roster)
+        if self._intake is not None:
+            self._intake.ctx = replace(self._intake.ctx, roster=self.roster)
         return True
 
     def mailbox(self) -> ImapMailbox:
+        from bot.mailbox import ImapMailbox
+
         if self.config.imap is None:
             raise SystemExit("config has no [imap] section")
         return ImapMailbox(self.config.imap, ssl_context(self.config.imap.ca_file))
 
     def mailer(self) -> SmtpMailer:
+        from bot.mailer import SmtpMailer
+
         if self.config.smtp is None:
             raise SystemExit("config has no [smtp] section")
         return SmtpMailer(self.config.smtp, ssl_context(self.config.smtp.ca_file))
@@ -92,14 +115,9 @@ def take_roster_file(engine: Engine, units_file: Path) -> None:
 def build(config: Config, base_roster: Roster | None = None) -> App:
     """The application; its roster is the imported one in force (the config's file is imported when it
     is new or changed), or `base_roster`, with staff decisions applied."""
-    identity = identity_of(config)
-    own = tuple(sorted({identity.address, *((config.imap.username,) if config.imap else ())} - {""}))
     engine = make_engine(config.storage.database_url)
     if base_roster is None:
         take_roster_file(engine, config.units_file)
     roster = roster_in_force(engine, base_roster)
-    store = FileStore(config.storage.data_dir)
-    templates = Templates(config.templates_dir)
-    ctx = Context(config.campaign, roster, tuple(a.lower() for a in own), config.check_sender_auth)
-    intake = Intake(ctx, engine, store, templates, identity, config.replies)
-    return App(config, roster, engine, store, templates, identity, intake, base_roster, fingerprint(engine))
+    return App(config, roster, engine, FileStore(config.storage.data_dir), Templates(config.templates_dir),
+               identity_of(config), base_roster, fingerprint(engine))

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -17,17 +17,17 @@ from rich.table import Table
 
 from bot.bootstrap import App, build, system_clock
 from bot.config import Config, ConfigError, load_config
-from bot.cycle import flush, poll_and_flush, sweep
-from bot.intake import Source
 from bot.model import CATEGORIES
-from bot.outbox import FlushReport
-from bot.pipeline import Context
-from bot.preview import preview
 from bot.render import Templates
 from bot.roster import RosterError, load_roster
-from bot.status import status_report
-from storage.files import sha256_hex
+from bot.status import status_report, unit_report
 from storage.lock import AlreadyRunning, WorkerLock
+
+if TYPE_CHECKING:
+    from bot.outbox import FlushReport
+
+# The mail pipeline (parser, archives, images), IMAP and SMTP are imported inside the commands that use
+# them: the report commands staff wait for (status, review, digest, export) need none of them.
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Email intake bot for report campaigns.")
 console = Console(soft_wrap=True)
@@ -96,6 +96,7 @@ def open_app(config: Config | None = None) -> App:
 @app.command()
 def run() -> None:
     """The scheduled worker: poll every poll_interval_seconds and flush the outbox, until stopped."""
+    from bot.cycle import sweep
     from bot.scheduler import run_worker
 
     application = open_app()
@@ -116,6 +117,8 @@ def run() -> None:
 @app.command()
 def poll(once: Annotated[bool, typer.Option("--once", help="One cycle, then exit")] = False) -> None:
     """Fetch new mail, process it and send pending replies."""
+    from bot.cycle import poll_and_flush, sweep
+
     if not once:
         run()
         return
@@ -171,6 +174,8 @@ def import_(
     send: Annotated[bool, typer.Option(help="Send the replies now (when [smtp] is set)")] = True,
 ) -> None:
     """Process .eml or .mbox files exported from a mail client, through the same pipeline."""
+    from bot.cycle import flush
+
     application = open_app()
     fixed = parse_moment(received_at) if received_at else None
     with worker_lock(application):
@@ -186,7 +191,9 @@ def import_(
 
 def import_messages(application: App, files: list[Path], fixed: datetime | None,
                     clock: Callable[[], datetime]) -> list[str]:
+    from bot.intake import Source
     from bot.parse import parse_mail
+    from storage.files import sha256_hex
 
     states: list[str] = []
     for path in files:
@@ -204,6 +211,10 @@ def inspect(
     received_at: Annotated[str | None, typer.Option(help="Receive time (ISO); default: the Date header")] = None,
 ) -> None:
     """Show what the bot would decide for each message, storing and sending nothing."""
+    from bot.bootstrap import identity_of
+    from bot.pipeline import Context
+    from bot.preview import preview
+
     config = load()
     try:
         roster = load_roster(config.units_file)
@@ -211,8 +222,6 @@ def inspect(
         console.print(words(Templates(config.templates_dir), "roster_error", error=str(exc)), style="red")
         raise typer.Exit(2) from exc
     templates = Templates(config.templates_dir)
-    from bot.bootstrap import identity_of
-
     ctx = Context(config.campaign, roster, (identity_of(config).address,))
     fixed = parse_moment(received_at) if received_at else None
     out: list[dict[str, Any]] = []
@@ -244,12 +253,13 @@ def status(
 
         print_unit(application, unit, as_json)
         return
-    report = status_report(application.engine, application.roster, application.config.campaign)
     if as_json:
+        report = status_report(application.engine, application.roster, application.config.campaign)
         # One line: with indent, json falls back to its pure-Python encoder (1 s of 3 at 10,000 messages)
         sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
         return
-    print_status(report, application.templates)
+    print_status(unit_report(application.engine, application.roster, application.config.campaign),
+                 application.templates)
 
 
 def print_status(report: dict[str, Any], tx: Templates) -> None:
@@ -273,8 +283,7 @@ def print_status(report: dict[str, Any], tx: Templates) -> None:
             missing, words(tx, "yes") if unit["late"] else "", style=style,
         )
     console.print(table)
-    attention = sum(1 for m in report["messages"] if m["status"] == "needs_attention")
-    console.print(words(tx, "messages_line", messages=c["messages"], attention=attention,
+    console.print(words(tx, "messages_line", messages=c["messages"], attention=c["needs_attention"],
                         unrelated=c["unrelated_seen"]))
 
 
@@ -289,8 +298,8 @@ def demo(
 
     application, replies = run_demo(out)
     digest = demo_digest(application, replies)
-    report = status_report(application.engine, application.roster, application.config.campaign)
-    print_status(report, application.templates)
+    print_status(unit_report(application.engine, application.roster, application.config.campaign),
+                 application.templates)
     print_review(review_list(application.engine, application.config.campaign.timezone), application)
     data_dir = application.config.storage.data_dir
     console.print(words(
@@ -305,6 +314,7 @@ def remind(
     = False,
 ) -> None:
     """Queue the reminders and overdue notices due now and send them; --dry-run only shows them."""
+    from bot.cycle import flush
     from bot.remind import plan_now, queue_reminders, slots
     from bot.remind_preview import describe
 

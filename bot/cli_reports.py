@@ -57,7 +57,6 @@ def digest_cmd(
     send: Annotated[bool, typer.Option("--send", help="Queue it for staff.digest_to and send it now")] = False,
 ) -> None:
     """The staff digest, now: progress, every unit, what arrived since the last one, what needs a decision."""
-    from bot.cycle import flush
     from bot.digest import build_digest, queue_digest_files, write_digest
 
     application = open_app()
@@ -75,6 +74,8 @@ def digest_cmd(
         console.print(said(application, "digest_no_recipients", html=html, xlsx=xlsx))
         return
     console.print(said(application, "digest_queued", html=html, xlsx=xlsx, to=", ".join(application.config.digest_to)))
+    from bot.cycle import flush
+
     lock = WorkerLock(application.config.storage.data_dir)
     try:
         lock.acquire()
@@ -97,17 +98,18 @@ def export_cmd(
     """Export the unit table (XLSX, ready to print) and/or every stored file (ZIP with a manifest)."""
     from bot.export import write_xlsx
     from bot.export_zip import write_zip
-    from bot.status import status_report
+    from bot.status import status_report, unit_report
 
     application = open_app()
     if xlsx is None and zip_file is None:
         console.print(said(application, "export_needs_option"), style="red")
         raise typer.Exit(2)
     campaign = application.config.campaign
-    report = status_report(application.engine, application.roster, campaign)
     if xlsx is not None:
-        write_xlsx(report, application.templates, state.clock(), campaign.timezone, xlsx)
-        console.print(said(application, "export_xlsx_done", path=xlsx, units=len(report["units"])))
+        units = unit_report(application.engine, application.roster, campaign)
+        write_xlsx(units, application.templates, state.clock(), campaign.timezone, xlsx)
+        console.print(said(application, "export_xlsx_done", path=xlsx, units=len(units["units"])))
     if zip_file is not None:
+        report = status_report(application.engine, application.roster, campaign)
         packed = write_zip(report, application.store, application.templates, campaign.timezone, zip_file)
         console.print(said(application, "export_zip_done", path=zip_file, files=len(packed)))

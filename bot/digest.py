@@ -1,7 +1,7 @@
 """The staff digest: progress, every unit × category, what arrived since the last digest, and the
 needs-a-decision list — an HTML mail with a plain-text alternative and 报送情况统计表.xlsx attached.
 
-`digest_context` and `render_digest` are pure (report, review list and moments in; text out).
+`digest_context` and `render_digest` are pure (unit report, arrivals, review list and moments in; text out).
 `queue_digest(app, now)` is the shell the scheduler calls: it writes
 `data_dir/digests/<local date>-<time>.html` (and the .xlsx beside it) and queues one outbox row
 addressed to all of `staff.digest_to`. The previous digest's moment is the latest digest in the
@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -20,6 +21,7 @@ from email.utils import format_datetime, formataddr
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import func, or_
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
@@ -29,10 +31,10 @@ from bot.export import build_workbook, problems_text, state_text, workbook_bytes
 from bot.model import CATEGORIES
 from bot.render import Identity, Templates, local_moment
 from bot.review import ReviewEntry, review_list
-from bot.status import status_report
+from bot.status import message_status, unit_report
 from bot.triage import LOOP_HEADER
 from storage import tables as t
-from storage.db import session
+from storage.db import plain, session
 
 DIGEST = "digest"  # OutboxRow.kind
 FOLDER = "digests"  # under data_dir
@@ -42,6 +44,25 @@ XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.she
 # A mail stays readable: past these the digest says how many more there are (intake review lists all).
 MAX_ARRIVALS = 200
 MAX_REVIEW = 100
+
+
+@dataclass
+class Arrival:
+    """A campaign mail taken in since the last digest."""
+    received_at: datetime | None
+    unit: str | None
+    sender: str
+    subject: str
+    status: str  # as in `status`
+    late: bool
+    counted: Counter[str] = field(default_factory=Counter)  # category → stored files that count
+    uncounted: int = 0  # stored but not counted: a photo too small, a file of mail with no unit
+
+
+@dataclass(frozen=True)
+class Arrivals:
+    shown: list[Arrival]  # the first MAX_ARRIVALS
+    total: int
 
 
 @dataclass(frozen=True)
@@ -87,26 +108,17 @@ def unit_lines(report: dict[str, Any], tx: Templates) -> list[dict[str, Any]]:
     return lines
 
 
-def arrivals(report: dict[str, Any], new_ids: set[int], tx: Templates,
-             campaign: CampaignConfig) -> list[dict[str, Any]]:
-    """Campaign mail taken in since the last digest (not auto-replies, bounces or duplicates)."""
-    lines = []
+def arrival_lines(arrivals: list[Arrival], tx: Templates, campaign: CampaignConfig) -> list[dict[str, Any]]:
     short = {c.value: tx.text("short_categories", c.value) for c in CATEGORIES}
-    for m in report["messages"]:
-        if m["id"] not in new_ids or m["automatic"] or m["status"] == "duplicate":
-            continue
-        counts: dict[str, int] = {}
-        for f in m["files"]:
-            if f.get("counted") and f.get("path"):
-                counts[f["category"]] = counts.get(f["category"], 0) + 1
-        files = "、".join(f"{short[c.value]}{counts[c.value]}" for c in CATEGORIES if counts.get(c.value))
-        uncounted = sum(1 for f in m["files"] if f.get("path") and not f.get("counted"))
-        if uncounted:  # stored but not counted: a photo too small, a file of mail with no unit
-            files = "，".join(filter(None, [files, tx.text("digest", "uncounted", count=uncounted)]))
+    lines = []
+    for a in arrivals:
+        files = "、".join(f"{short[c.value]}{a.counted[c.value]}" for c in CATEGORIES if a.counted[c.value])
+        if a.uncounted:
+            files = "，".join(filter(None, [files, tx.text("digest", "uncounted", count=a.uncounted)]))
         lines.append({
-            "received": _short(m["received_at"], campaign), "unit": m["unit"], "sender": m["from"] or "",
-            "subject": m.get("subject") or "", "files": files, "needs_attention": m["status"] == "needs_attention",
-            "late": m["late"],
+            "received": local_moment(_aware(a.received_at), campaign) if a.received_at else "", "unit": a.unit,
+            "sender": a.sender, "subject": a.subject, "files": files,
+            "needs_attention": a.status == t.NEEDS_ATTENTION, "late": a.late,
         })
     return lines
 
@@ -117,10 +129,9 @@ def review_lines(entries: list[ReviewEntry], tx: Templates, campaign: CampaignCo
             for e in entries]
 
 
-def digest_context(report: dict[str, Any], review: list[ReviewEntry], new_ids: set[int], since: datetime | None,
+def digest_context(report: dict[str, Any], review: list[ReviewEntry], arrived: Arrivals, since: datetime | None,
                    now: datetime, campaign: CampaignConfig, tx: Templates) -> dict[str, Any]:
     units = unit_lines(report, tx)
-    arrived = arrivals(report, new_ids, tx, campaign)
     return {
         "campaign": campaign.name, "made": local_moment(now, campaign),
         "progress": progress(report, campaign, now),
@@ -129,16 +140,17 @@ def digest_context(report: dict[str, Any], review: list[ReviewEntry], new_ids: s
         "nothing_sent": [u["name"] for u in report["units"]
                          if u["required"] and not any(u["counts"].values())],
         "since": local_moment(since, campaign) if since else None,
-        "arrivals": arrived[:MAX_ARRIVALS], "arrivals_total": len(arrived),
+        "arrivals": arrival_lines(arrived.shown[:MAX_ARRIVALS], tx, campaign), "arrivals_total": arrived.total,
         "review": review_lines(review[:MAX_REVIEW], tx, campaign), "review_total": len(review),
         "ref_note": tx.text("review", "ref_note"),
         "attachment": tx.text("digest", "attachment"),
     }
 
 
-def render_digest(report: dict[str, Any], review: list[ReviewEntry], new_ids: set[int], since: datetime | None,
+def render_digest(report: dict[str, Any], review: list[ReviewEntry], arrived: Arrivals, since: datetime | None,
                   now: datetime, campaign: CampaignConfig, tx: Templates) -> Digest:
-    context = digest_context(report, review, new_ids, since, now, campaign, tx)
+    """`report` is the unit report (bot.status.unit_report)."""
+    context = digest_context(report, review, arrived, since, now, campaign, tx)
     local = now.astimezone(campaign.timezone)
     subject = tx.text("digest", "subject", campaign=campaign.name, complete=context["progress"]["complete"],
                       required=context["progress"]["required"], date=f"{local.month}月{local.day}日")
@@ -185,22 +197,38 @@ def previous_digest_time(engine: Engine, folder: Path, campaign: CampaignConfig,
     return max(earlier, default=None)
 
 
-def taken_since(engine: Engine, since: datetime | None, now: datetime) -> set[int]:
-    """Rows of campaign mail the bot took in after `since` (from the start when there was no digest)
-    and up to `now`."""
+def arrivals_since(engine: Engine, since: datetime | None, now: datetime, limit: int = MAX_ARRIVALS) -> Arrivals:
+    """Campaign mail the bot took in after `since` (from the start when there was no digest) and up to
+    `now`, not auto-replies, bounces or duplicates: the first `limit` of them, and how many in all."""
+    m, i = t.MessageRow, t.ItemRow
+    taken = [m.state != t.UNRELATED, m.state != t.DUPLICATE, or_(m.automatic.is_(None), m.automatic == ""),
+             m.created_at.is_not(None), m.created_at <= now]
+    if since is not None:
+        taken.append(m.created_at > since)
     with session(engine) as s:
-        query = select(t.MessageRow.id, t.MessageRow.created_at).where(t.MessageRow.state != t.UNRELATED)
-        rows = s.exec(query).all()
-    return {row_id for row_id, created in rows
-            if created is not None and (since is None or _aware(created) > since) and _aware(created) <= now}
+        connection = s.connection()
+        total = connection.execute(select(func.count()).select_from(m).where(*taken)).scalar_one()
+        rows = connection.execute(plain(m, "id", "received_at", "unit", "from_addr", "subject", "state",
+                                        "disposition", "late").where(*taken).order_by(m.id).limit(limit)).all()
+        files = connection.execute(select(i.message_row_id, i.category, i.counted)
+                                   .where(i.message_row_id.in_([r.id for r in rows]), i.path.is_not(None))).all()
+    shown = {r.id: Arrival(r.received_at, r.unit, r.from_addr or "", r.subject or "",
+                           message_status(r.state, r.disposition), r.late) for r in rows}
+    for message_row_id, category, counted in files:
+        if counted:
+            shown[message_row_id].counted[category] += 1
+        else:
+            shown[message_row_id].uncounted += 1
+    return Arrivals(list(shown.values()), total)
 
 
 def build_digest(app: App, now: datetime) -> Digest:
     campaign = app.config.campaign
     since = previous_digest_time(app.engine, digests_dir(app), campaign, now)
-    report = status_report(app.engine, app.roster, campaign)
+    report = unit_report(app.engine, app.roster, campaign)
     review = review_list(app.engine, campaign.timezone)
-    return render_digest(report, review, taken_since(app.engine, since, now), since, now, campaign, app.templates)
+    return render_digest(report, review, arrivals_since(app.engine, since, now), since, now, campaign,
+                         app.templates)
 
 
 def write_digest(digest: Digest, html_path: Path) -> tuple[Path, Path]:

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, delete, func, select
 
 from bot.config import ReplyLimits
-from bot.model import CATEGORIES, ItemPlan, Mail, UnitState
+from bot.model import AUTO, CATEGORIES, FORCE, IF_NEVER, ItemPlan, Mail, UnitState
 from bot.overrides import Overrides, apply_to_analysis
 from bot.pipeline import NO_REPLY, Analysis, Context, Decision, analyse_raw, in_thread_of, judge, replied_message
 from bot.render import FileLine, Identity, ReplyInput, Templates, UnitSummary, local_moment, render_reply
@@ -29,9 +29,6 @@ from storage.files import FileStore, safe_name
 
 log = logging.getLogger(__name__)
 
-# When a message gets a reply: as the pipeline decides (AUTO), also when staff ask again (FORCE),
-# or on reprocessing only if it never had one (IF_NEVER).
-AUTO, FORCE, IF_NEVER = "auto", "force", "if-never"
 MAX_ATTEMPTS = 5  # a message that kills the process this often is marked failed, not retried forever
 UNASSIGNED_FOLDER = "_unassigned"
 

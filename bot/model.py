@@ -19,6 +19,10 @@ class Category(StrEnum):
 CATEGORIES: tuple[Category, ...] = tuple(Category)
 
 
+# When a message gets a reply: as the pipeline decides (AUTO), also when staff ask again (FORCE),
+# on reprocessing only if it never had one (IF_NEVER), or not at all (NEVER).
+AUTO, FORCE, IF_NEVER, NEVER = "auto", "force", "if-never", "none"
+
 @dataclass(frozen=True)
 class Attachment:
     """One file carried by a mail. `filename` is decoded data, never a path."""

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from bot.model import Category, ItemPlan, UnitMatch
-from bot.pipeline import Analysis
 from bot.roster import Roster
+
+if TYPE_CHECKING:
+    from bot.pipeline import Analysis
 
 EXEMPT = "exempt"  # key: unit name; value "1"
 ADDRESS = "address"  # key: mail address; value: unit name

@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 
 from bot.bootstrap import App
 from bot.reminder_mail import Notice, render_notice
-from bot.status import status_report
+from bot.status import unit_report
 from bot.timetable import Moment, due, overdue_moment, pending, reminder_moments
 from storage import tables as t
 from storage.db import session
@@ -106,7 +106,7 @@ def plan(units: Iterable[UnitFacts], reminders: tuple[Moment, ...], overdue: Mom
 
 
 def unit_facts(app: App) -> list[UnitFacts]:
-    report = status_report(app.engine, app.roster, app.config.campaign)
+    report = unit_report(app.engine, app.roster, app.config.campaign)
     state = {u["name"]: u for u in report["units"]}
     return [
         UnitFacts(unit.name, unit.emails, unit.required, unit.exempt, dict(state[unit.name]["counts"]),

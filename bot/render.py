@@ -94,18 +94,25 @@ class Templates:
         self.text_env.filters["filesize"] = filesize
         self.text_env.filters["label"] = self.label
         self._compiled: dict[tuple[str, str], Template] = {}  # catalogue texts, compiled once
+        self._fixed: dict[tuple[str, str], str] = {}  # texts without parameters, rendered once
 
     def label(self, category: str) -> str:
         return self.catalogue["categories"].get(category, category)
 
     def text(self, section: str, code: str, **params: Any) -> str:
-        compiled = self._compiled.get((section, code))
+        key = (section, code)
+        if not params and key in self._fixed:
+            return self._fixed[key]
+        compiled = self._compiled.get(key)
         if compiled is None:
             source = self.catalogue.get(section, {}).get(code)
             if source is None:
                 return code
-            compiled = self._compiled[(section, code)] = self.text_env.from_string(source)
-        return compiled.render(**params).strip()
+            compiled = self._compiled[key] = self.text_env.from_string(source)
+        text = compiled.render(**params).strip()
+        if not params:
+            self._fixed[key] = text
+        return text
 
     def problem_text(self, problem: Problem, campaign: CampaignConfig, received_at: datetime) -> str:
         params: dict[str, Any] = dict(problem.params)

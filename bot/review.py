@@ -160,12 +160,17 @@ def review_entries(rows: ReviewRows, tz: tzinfo) -> list[ReviewEntry]:
     return sorted(entries, key=lambda e: (order[e.kind], e.message is None, e.message or 0, e.ref[0], int(e.ref[1:])))
 
 
+_MESSAGE_COLUMNS = ("id", "state", "review", "automatic", "unit", "match_how", "match_text", "from_addr", "subject",
+                    "received_at", "error")
+_ITEM_COLUMNS = ("id", "message_row_id", "category", "filename", "source", "reason")
+
+
 def load_review_rows(engine: Engine) -> ReviewRows:
     with session(engine) as s:
-        messages = s.connection().execute(plain(t.MessageRow)
+        messages = s.connection().execute(plain(t.MessageRow, *_MESSAGE_COLUMNS)
                           .where(t.MessageRow.state.in_([t.STORED, t.FAILED])).order_by(t.MessageRow.id)).all()
         compressed = select(t.ProblemRow.message_row_id).where(t.ProblemRow.code == PHOTO_COMPRESSED)
-        items = s.connection().execute(plain(t.ItemRow)  # only files that can need a decision
+        items = s.connection().execute(plain(t.ItemRow, *_ITEM_COLUMNS)  # only files that can need a decision
                        .where(or_(t.ItemRow.category == "other", t.ItemRow.message_row_id.in_(compressed)))
                        .order_by(t.ItemRow.id)).all()
         problems = s.exec(select(t.ProblemRow).where(t.ProblemRow.code == PHOTO_COMPRESSED)

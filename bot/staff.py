@@ -10,18 +10,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, select
 
 from bot.bootstrap import App
-from bot.intake import FORCE, IF_NEVER, Result
-from bot.model import CATEGORIES
+from bot.model import CATEGORIES, FORCE, IF_NEVER, NEVER
 from bot.overrides import ADDRESS, ASSIGN, CATEGORY, EXEMPT, item_key
 from bot.roster import load_roster
 from bot.roster_store import import_roster, load_overrides
 from storage import tables as t
 from storage.db import session
+
+if TYPE_CHECKING:
+    from bot.intake import Result
 
 
 class StaffError(ValueError):
@@ -89,7 +91,7 @@ def assign(app: App, message_row_id: int, unit_name: str, actor: str, now: datet
         if learn_address and row.from_addr:
             decide(s, action, ADDRESS, row.from_addr.lower(), unit, now)
         s.commit()
-    _reprocess(app, message_row_id, now, FORCE if notify else "none", actor)
+    _reprocess(app, message_row_id, now, FORCE if notify else NEVER, actor)
     return Done("assigned", {"id": message_row_id, "unit": unit, "before": before or "-"})
 
 
@@ -107,7 +109,7 @@ def reclassify(app: App, item_id: int, category: str, actor: str, now: datetime)
                category, now)
         message_row_id = item.message_row_id
         s.commit()
-    _reprocess(app, message_row_id, now, "none", actor)
+    _reprocess(app, message_row_id, now, NEVER, actor)
     return Done("reclassified", {"id": item_id, "file": item.filename, "before": before, "after": category})
 
 

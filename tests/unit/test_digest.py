@@ -174,16 +174,32 @@ def test_the_digest_renders_in_headless_chromium(demo: App, tmp_path: Path) -> N
 
 
 def test_a_long_review_list_is_cut_in_the_mail_and_says_how_many_more(demo: App) -> None:
-    from bot.digest import MAX_REVIEW, render_digest
+    from bot.digest import MAX_REVIEW, Arrivals, render_digest
     from bot.review import ReviewEntry
-    from bot.status import status_report
+    from bot.status import unit_report
 
     entries = [ReviewEntry(f"F{n}", "unclassified_file", 1, "东城区文明办", "a@example.cn", "主题",
                            "2020-12-07T10:15:17+08:00", f"{n}.txt", "other") for n in range(1, MAX_REVIEW + 8)]
-    report = status_report(demo.engine, demo.roster, demo.config.campaign)
-    digest = render_digest(report, entries, set(), None, DEC20, demo.config.campaign, demo.templates)
+    report = unit_report(demo.engine, demo.roster, demo.config.campaign)
+    digest = render_digest(report, entries, Arrivals([], 0), None, DEC20, demo.config.campaign, demo.templates)
     lines = digest.text.splitlines()
     assert f"三、待处理事项（{MAX_REVIEW + 7} 项）" in lines
     assert sum(1 for line in lines if line.startswith("  [F")) == MAX_REVIEW
     assert "  另有 7 项未列出，可用 intake review 查看。" in lines
     assert "另有 7 项未列出。" in digest.html and f"[F{MAX_REVIEW + 1}]" not in digest.text
+
+
+def test_a_long_arrival_list_shows_the_first_ones_and_says_how_many_more(demo: App) -> None:
+    from bot.digest import arrivals_since, render_digest
+    from bot.status import unit_report
+
+    everything = arrivals_since(demo.engine, None, DEC20)
+    first_two = arrivals_since(demo.engine, None, DEC20, limit=2)
+    assert (everything.total, len(everything.shown)) == (6, 6)
+    assert (first_two.total, first_two.shown) == (6, everything.shown[:2])
+    report = unit_report(demo.engine, demo.roster, demo.config.campaign)
+    digest = render_digest(report, [], first_two, None, DEC20, demo.config.campaign, demo.templates)
+    lines = digest.text.splitlines()
+    assert "二、征集开始以来收到的邮件（6 封）" in lines
+    assert "  另有 4 封未列出，可用 intake status 查看。" in lines
+    assert "另有 4 封未列出" in digest.html
