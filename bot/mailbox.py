@@ -64,6 +64,7 @@ class ImapMailbox:
                 cfg.host, port=cfg.port, ssl=cfg.security == "ssl",
                 ssl_context=self.ssl_context, timeout=cfg.timeout_seconds,
             )
+            quiet_imaplib(client)
             if cfg.security == "starttls":
                 client.starttls(self.ssl_context)
             client.normalise_times = False
@@ -164,3 +165,12 @@ class ImapMailbox:
             client.add_flags([uid], [self.config.keyword.encode("ascii")], silent=True)
             return True
         return False
+
+
+def quiet_imaplib(client: IMAPClient) -> None:
+    """imapclient sets imaplib's debug level to 5 and hands its messages to a logger, so imaplib formats
+    a repr of every response, literals included, whether or not anything is logged: fetching a 51 MB
+    message then briefly holds three copies of it (169 MB) and spends CPU on the repr, and the LOGIN line
+    with the password is formatted too. Level 0 unless that logger really is at DEBUG."""
+    if not logging.getLogger("imapclient.imaplib").isEnabledFor(logging.DEBUG):
+        client._imap.debug = 0
