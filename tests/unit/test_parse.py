@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import mailparser
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.html_text import html_to_text
 from bot.parse import parse_mail
@@ -321,3 +323,15 @@ def test_deep_nesting_stops_without_losing_the_headers() -> None:
 def test_html_to_text_drops_scripts_and_keeps_blocks_on_lines() -> None:
     html = "<div>一<script>alert(1)</script></div><table><tr><td>a</td><td>b</td></tr></table>&lt;ok&gt;"
     assert html_to_text(html) == "一\n\nab\n\n<ok>"
+
+
+@given(st.text(alphabet="\r\nab", max_size=12))
+def test_the_line_end_search_the_parser_uses_matches_the_standard_regex(text: str) -> None:
+    import email.feedparser
+    import re
+
+    standard = re.compile(r"(\r\n|\r|\n)\Z")
+    assert not isinstance(email.feedparser.NLCRE_eol, re.Pattern)  # bot.parse put its own in
+    ours = email.feedparser.NLCRE_eol.search(text)
+    theirs = standard.search(text)
+    assert (ours.group(0) if ours else None) == (theirs.group(0) if theirs else None)
