@@ -136,6 +136,7 @@ def markdown(machine: dict[str, str], tp: Throughput, scale: Scale | None, found
     ]
     if scale is not None:
         out += _scale_section(scale)
+    out += tp.profile
     out += ["## Targets", "", "| target | result | figure |", "|---|---|---|",
             *(f"| {t.name} | **{t.verdict}** | {t.detail} |" for t in found), ""]
     if NOTES.exists():

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import corpus, machine, results
+from bench import corpus, machine, profile_summary, results
 from bench.load import append_all, save
 from bench.scale import SCALE_USER, Scale, run_scale
 from bench.throughput import Throughput, floor_round, intake_command, pipeline_round
@@ -33,7 +33,8 @@ class Options:
     results: Path | None = RESULTS
     cache: Path | None = None  # photo pool; default: a temporary folder removed at the end
     workdir: Path | None = None
-    profile: Path | None = None  # also one profiled pipeline round, stats here
+    profile: Path | None = None  # where the profiled round's stats go (default: the work folder)
+    no_profile: bool = False  # no profiled round, no profile summary
     bot_source: Path | None = None  # time another checkout of the bot (before/after figures)
     skip_scale: bool = False
 
@@ -50,12 +51,14 @@ def parse(argv: list[str] | None = None) -> Options:
     p.add_argument("--no-results", action="store_true", help="write no RESULTS.md")
     p.add_argument("--cache", type=Path, help="keep the generated photo pool here between runs")
     p.add_argument("--workdir", type=Path, help="work folder (default: a temporary one, removed at the end)")
-    p.add_argument("--profile", type=Path, help="also run one pipeline round under cProfile, stats to this file")
+    p.add_argument("--profile", type=Path, help="keep the profiled round's cProfile stats in this file")
+    p.add_argument("--no-profile", action="store_true", help="no profiled round (and no profile summary)")
     p.add_argument("--bot-source", type=Path, help="time the bot from this checkout instead (before/after)")
     p.add_argument("--skip-scale", action="store_true", help="throughput only: no idle poll, no reports")
     a = p.parse_args(argv)
     return Options(a.messages, a.seed, a.rounds, 40, a.idle_small, a.idle_large, a.report_units,
-                   None if a.no_results else a.results, a.cache, a.workdir, a.profile, a.bot_source, a.skip_scale)
+                   None if a.no_results else a.results, a.cache, a.workdir, a.profile, a.no_profile, a.bot_source,
+                   a.skip_scale)
 
 
 def run(options: Options, say: Callable[[str], None] = print) -> tuple[Throughput, Scale | None, list[results.Target]]:
@@ -92,10 +95,12 @@ def _run(options: Options, work: Path, say: Callable[[str], None]) -> tuple[Thro
             tp.stored_states, tp.replies_sent = extra["states"], extra["replies"]
             say(f"  pipeline round {n + 1}: {round_.seconds:.2f} s, peak RSS {round_.peak_rss_mb:.0f} MB")
         tp.raw_bytes = tp.pipeline[-1].raw_bytes  # as the server counts them
-        if options.profile is not None:
+        if not options.no_profile:
+            stats = options.profile or work / "pipeline.prof"
             pipeline_round(work / "pipeline", dovecot, sink, corpus.units_csv(roster), tp.messages,
-                           intake_command(work, options.bot_source, options.profile))
-            say(f"  profile of one pipeline round: {options.profile}")
+                           intake_command(work, options.bot_source, stats))
+            tp.profile = profile_summary.summary(stats)
+            say(f"  profile of one more pipeline round: {stats}")
         if not options.skip_scale:
             say(f"idle poll and reports: {options.idle_large:,} messages from {options.report_units} units …")
             scale = run_scale(work / "scale", dovecot, sink, options.idle_large, options.idle_small,

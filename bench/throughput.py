@@ -46,6 +46,7 @@ class Throughput:
     kinds: dict[str, int] = field(default_factory=dict)  # the mix of the mailbox
     stored_states: dict[str, int] = field(default_factory=dict)
     replies_sent: int = 0
+    profile: list[str] = field(default_factory=list)  # Markdown summary of the profiled round
 
     @staticmethod
     def best(rounds: list[Round]) -> Round:

@@ -39,4 +39,7 @@ def test_small_benchmark_runs_and_gives_sane_figures(tmp_path: Path) -> None:
     assert [t.verdict in ("PASS", "FAIL") for t in found] == [True] * 7
     text = results.markdown({"CPU": "test"}, tp, scale, found, "make bench N=20", options.seed)
     assert "Ratio pipeline ÷ floor" in text and "| 150 |" in text
+    assert tp.profile[0] == "## Profile summary" and "\n".join(tp.profile) in text
+    assert "| the standard library's MIME parser (`email.feedparser`, `email.parser`) |" in text
+    assert (tmp_path / "work" / "pipeline.prof").is_file()
     assert (RESULTS.read_bytes() if RESULTS.exists() else None) == before  # RESULTS.md left alone
