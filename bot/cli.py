@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import mailbox as mbox
@@ -342,6 +343,9 @@ def remind(
 
 
 def main() -> None:
+    # What is imported by now lives until exit: kept out of every collection, the collector skips it during
+    # the run and the interpreter's final collections skip it at exit (0.13 s of a 0.6 s start-and-exit).
+    gc.freeze()
     app()
 
 
