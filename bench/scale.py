@@ -176,10 +176,13 @@ def _fixed_clock(moment: datetime) -> Callable[[], datetime]:
 
 
 def reports(config: Path, workdir: Path) -> list[Report]:
-    """status --json, the digest and the XLSX export: as commands (what staff wait for) and in process."""
+    """status --json, the digest and the XLSX export: as commands (what staff wait for) and in process
+    (the same work as the command, without interpreter start-up, imports and exit)."""
+    import json
+
     from bot.bootstrap import build
     from bot.config import load_config
-    from bot.status import status_report
+    from bot.status import status_report, unit_report
 
     app = build(load_config(config))
     now = datetime.fromisoformat(NOW)
@@ -187,7 +190,7 @@ def reports(config: Path, workdir: Path) -> list[Report]:
     out = workdir / "reports"
     out.mkdir(exist_ok=True)
     results = [Report("status --json", _intake(config, workdir, "status", "--json").seconds,
-                      _timed(lambda: status_report(app.engine, app.roster, campaign)))]
+                      _timed(lambda: json.dumps(status_report(app.engine, app.roster, campaign), ensure_ascii=False)))]
     try:
         from bot.digest import build_digest, write_digest
     except ImportError:
@@ -201,8 +204,8 @@ def reports(config: Path, workdir: Path) -> list[Report]:
         results.append(Report("export --xlsx", None, None))
     else:
         def export() -> None:
-            report = status_report(app.engine, app.roster, campaign)
-            write_xlsx(report, app.templates, now, campaign.timezone, out / "u2.xlsx")
+            write_xlsx(unit_report(app.engine, app.roster, campaign), app.templates, now, campaign.timezone,
+                       out / "u2.xlsx")
 
         results.append(Report("export --xlsx",
                               _intake(config, workdir, "export", "--xlsx", str(out / "u.xlsx")).seconds,

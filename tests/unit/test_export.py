@@ -6,6 +6,7 @@ import csv
 import hashlib
 import io
 import zipfile
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -174,3 +175,18 @@ def test_a_stored_file_missing_on_disk_is_noted_and_the_rest_still_packed(demo: 
     gone = next(line for line in lines if line[4] == "东城区文明办/活动简报/gone.docx")
     assert gone[10] == "文件缺失（未能打包）"
     assert not (tmp_path / ".x.zip.part").exists()
+
+
+def test_the_unit_report_counted_by_the_database_agrees_with_every_file_of_the_status_report(demo: App) -> None:
+    from bot.status import unit_report
+
+    full = status_report(demo.engine, demo.roster, demo.config.campaign)
+    units = unit_report(demo.engine, demo.roster, demo.config.campaign)
+    assert units["campaign"] == full["campaign"]
+    assert units["units"] == [{k: v for k, v in u.items() if k != "files"} for u in full["units"]]
+    counted = Counter((m["unit"], f["category"]) for m in full["messages"] for f in m["files"]
+                      if m["unit"] and f["counted"])
+    by_database = Counter({(u["name"], c): n for u in units["units"] for c, n in u["counts"].items() if n})
+    assert by_database == counted and sum(counted.values()) > 10
+    assert units["campaign"]["messages"] == len(full["messages"])
+    assert units["campaign"]["needs_attention"] == sum(m["status"] == "needs_attention" for m in full["messages"]) > 0
