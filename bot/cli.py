@@ -5,7 +5,6 @@ from __future__ import annotations
 import gc
 import json
 import logging
-import mailbox as mbox
 import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -156,6 +155,8 @@ def flush_words(report: FlushReport) -> dict[str, int]:
 
 def read_messages(path: Path) -> Iterator[tuple[str, bytes]]:
     """The messages in an .eml file or an mbox file, as raw bytes."""
+    import mailbox as mbox
+
     data = path.read_bytes()
     if path.suffix.lower() == ".mbox" or data.startswith(b"From "):
         box = mbox.mbox(str(path), create=False)
