@@ -44,7 +44,8 @@ fuzz: install-python
 	FUZZ_EXAMPLES=10000 $(BIN)/pytest -q tests/unit/test_fuzz.py
 
 # The benchmark (needs Dovecot, like the e2e tests): N messages (default 300) through `intake poll --once`
-# against the floor, the idle poll and the reports over 10,000 messages; rewrites bench/RESULTS.md.
+# against the floor, one profiled round, the idle poll and the reports over 10,000 messages; rewrites
+# bench/RESULTS.md.
 bench: install
 	$(BIN)/python -m bench $(if $(N),--messages $(N))
 
