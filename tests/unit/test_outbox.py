@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from bot.mailer import SendError
@@ -33,13 +34,19 @@ class RecordingMailer:
         pass
 
 
-def test_two_flushers_at_once_send_each_row_once(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'intake.db'}")
+def outbox_of(rows: int, folder: Path) -> Engine:
+    """A database whose outbox holds `rows` pending receipts with Message-IDs <0@x>, <1@x> …"""
+    engine = make_engine(f"sqlite:///{folder / 'intake.db'}")
     with session(engine) as s:
-        for i in range(5):
+        for i in range(rows):
             s.add(t.OutboxRow(kind="receipt", to_addr=f"u{i}@example.cn", subject="s", header_message_id=f"<{i}@x>",
                               raw=b"x", next_attempt_at=NOW, created_at=NOW))
         s.commit()
+    return engine
+
+
+def test_two_flushers_at_once_send_each_row_once(tmp_path: Path) -> None:
+    engine = outbox_of(5, tmp_path)
     sent: list[str] = []
     flush_outbox(engine, RecordingMailer(engine, sent), "bot@example.cn", NOW)  # type: ignore[arg-type]
     assert sorted(sent) == [f"<{i}@x>" for i in range(5)]
@@ -64,12 +71,7 @@ class RefusingAfter:
 
 
 def test_a_batch_records_each_sent_row_with_its_lease_and_the_refused_one_with_its_retry_time(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'intake.db'}")
-    with session(engine) as s:
-        for i in range(40):
-            s.add(t.OutboxRow(kind="receipt", to_addr=f"u{i}@example.cn", subject="s", header_message_id=f"<{i}@x>",
-                              raw=b"x", next_attempt_at=NOW, created_at=NOW))
-        s.commit()
+    engine = outbox_of(40, tmp_path)
     mailer = RefusingAfter(accept=30)
     report = flush_outbox(engine, mailer, "bot@example.cn", NOW)  # type: ignore[arg-type]
     assert (report.sent, report.deferred) == (30, 1)
