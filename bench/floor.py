@@ -49,7 +49,8 @@ def run(host: str, port: int, user: str, password: str, out: Path, folder: str =
     out.mkdir(parents=True, exist_ok=True)
     messages = raw_bytes = files = file_bytes = 0
     client = IMAPClient(host, port=port, ssl=False, timeout=60)
-    client._imap.debug = 0  # imapclient's default (5) makes imaplib repr every literal; see bot.mailbox.quiet_imaplib
+    # imapclient's default (5) makes imaplib repr every literal; see bot.adapters.mailbox.quiet_imaplib
+    client._imap.debug = 0
     try:
         client.login(user, password)
         client.select_folder(folder, readonly=True)

@@ -141,9 +141,9 @@ def _intake(config: Path, workdir: Path, *args: str, timeout: float = 600) -> Ch
 def drain_outbox(config: Path) -> float:
     """Send the replies left by a large first run (a flush sends at most 500), so the poll that follows is
     idle; the seconds it took."""
+    from bot.adapters.config_file import load_config
     from bot.bootstrap import build
-    from bot.config import load_config
-    from bot.cycle import flush
+    from bot.office.cycle import flush
 
     app = build(load_config(config))
     clock = _fixed_clock(datetime.fromisoformat(NOW))
@@ -158,9 +158,9 @@ def drain_outbox(config: Path) -> float:
 def idle_poll(config: Path, workdir: Path, messages: int) -> IdlePoll:
     """Poll cycles over a mailbox with nothing new: in this process (timed without interpreter start-up,
     IMAP commands counted) and once as `intake poll --once`."""
+    from bot.adapters.config_file import load_config
     from bot.bootstrap import build
-    from bot.config import load_config
-    from bot.cycle import poll_and_flush
+    from bot.office.cycle import poll_and_flush
 
     subprocess_seconds = _intake(config, workdir, "poll", "--once").seconds
     app = build(load_config(config))
@@ -190,11 +190,11 @@ def reports(config: Path, workdir: Path) -> list[Report]:
     and exit)."""
     import json
 
+    from bot.adapters.config_file import load_config
     from bot.bootstrap import build
-    from bot.config import load_config
-    from bot.digest import build_digest, write_digest
-    from bot.export import write_xlsx
-    from bot.status import status_report, unit_report
+    from bot.core.render.workbook import write_xlsx
+    from bot.office.digest import build_digest, write_digest
+    from bot.office.status import status_report, unit_report
 
     app = build(load_config(config))
     now = datetime.fromisoformat(NOW)

@@ -71,7 +71,7 @@ def intake_command(folder: Path, bot_source: Path | None = None, profile: Path |
     and/or under cProfile (`profile`: where the stats go), through a launcher written in `folder`."""
     if bot_source is None and profile is None:
         return [str(INTAKE)]
-    launcher = "import sys; from bot.cli import main; sys.argv[0] = 'intake'; sys.exit(main())"
+    launcher = "import sys; from bot.cli.main import main; sys.argv[0] = 'intake'; sys.exit(main())"
     if bot_source is not None:
         launcher = f"import sys; sys.path.insert(0, {str(bot_source.resolve())!r}); " + launcher
     script = folder / "intake_launcher.py"

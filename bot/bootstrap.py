@@ -14,17 +14,17 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 
-from bot.config import Config
-from bot.render import Identity, Templates
-from bot.roster import Roster, RosterError
-from bot.roster_store import fingerprint, has_roster, roster_in_force, sync_config_roster
+from bot.adapters.config_file import Config
+from bot.core.render.reply import Identity, Templates
+from bot.core.roster import Roster, RosterError
+from bot.office.roster_in_force import fingerprint, has_roster, roster_in_force, sync_config_roster
 from storage.db import make_engine
 from storage.files import FileStore
 
 if TYPE_CHECKING:
-    from bot.intake import Intake
-    from bot.mailbox import ImapMailbox
-    from bot.mailer import SmtpMailer
+    from bot.adapters.mailbox import ImapMailbox
+    from bot.adapters.mailer import SmtpMailer
+    from bot.office.intake import Intake
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +49,8 @@ class App:
     def intake(self) -> Intake:
         """The pipeline's shell, built on first use."""
         if self._intake is None:
-            from bot.intake import Intake
-            from bot.pipeline import Context
+            from bot.core.pipeline import Context
+            from bot.office.intake import Intake
 
             config = self.config
             own = tuple(sorted({self.identity.address, *((config.imap.username,) if config.imap else ())} - {""}))
@@ -73,14 +73,14 @@ class App:
         return True
 
     def mailbox(self) -> ImapMailbox:
-        from bot.mailbox import ImapMailbox
+        from bot.adapters.mailbox import ImapMailbox
 
         if self.config.imap is None:
             raise SystemExit("config has no [imap] section")
         return ImapMailbox(self.config.imap, ssl_context(self.config.imap.ca_file))
 
     def mailer(self) -> SmtpMailer:
-        from bot.mailer import SmtpMailer
+        from bot.adapters.mailer import SmtpMailer
 
         if self.config.smtp is None:
             raise SystemExit("config has no [smtp] section")

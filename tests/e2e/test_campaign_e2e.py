@@ -22,11 +22,11 @@ import chinese_calendar
 import pytest
 from sqlmodel import select
 
+from bot.adapters.config_file import load_config
 from bot.bootstrap import App, build
-from bot.config import load_config
-from bot.cycle import poll_and_flush
-from bot.due import run_due
-from bot.staff import exempt
+from bot.office.cycle import poll_and_flush
+from bot.office.decisions import exempt
+from bot.office.due import run_due
 from storage import tables as t
 from storage.db import session
 from tests.e2e.harness import BOT_ADDRESS, INTAKE, body_text, parse
@@ -169,7 +169,7 @@ def test_a_whole_campaign_reminds_exactly_the_units_that_lack_something_once_per
     app: App = build(config)
     exempt(app, "市志愿服务指导中心", "staff", clock())
     pending = list(MAILS)
-    with caplog.at_level(logging.WARNING, logger="bot.remind"):
+    with caplog.at_level(logging.WARNING, logger="bot.office.reminders"):
         for moment in steps(at(9, 25, 8), END):
             if DOWN[0] <= moment < DOWN[1]:
                 continue

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.config import ImapConfig
-from bot.mailbox import ImapMailbox
+from bot.adapters.config_file import ImapConfig
+from bot.adapters.mailbox import ImapMailbox
 from tests.e2e.servers import Dovecot, append
 from tests.fixtures import clients
 from tests.fixtures.files import make_jpeg

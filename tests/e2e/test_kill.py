@@ -16,7 +16,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.outbox import LEASE
+from bot.office.outbox import LEASE
 from tests.e2e.harness import INTAKE, Setup, write_config
 from tests.e2e.servers import Dovecot, SmtpSink, append
 from tests.e2e.test_poll_e2e import TO, when
@@ -85,7 +85,7 @@ def test_killed_at_random_moments_every_message_is_stored_once_and_answered(
     assert kills == KILLS
 
     # Let it finish once the outbox lease is over: a run killed between claiming a reply and recording it
-    # leaves that row leased (bot.outbox.LEASE), sent again only after the lease.
+    # leaves that row leased (bot.office.outbox.LEASE), sent again only after the lease.
     later = (datetime.now(UTC) + LEASE + timedelta(minutes=1)).isoformat()
     setup.intake("--now", later, "poll", "--once")
     setup.intake("--now", later, "poll", "--once")  # and a quiet run after that changes nothing

@@ -1,5 +1,5 @@
-from bot.auth import sender_auth_failure
-from bot.model import Mail
+from bot.core.mail.sender_auth import sender_auth_failure
+from bot.core.model import Mail
 
 
 def mail(*results: str) -> Mail:

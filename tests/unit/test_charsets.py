@@ -1,4 +1,4 @@
-"""bot.charsets: charset labels as senders write them, RFC 2047 words, lenient base64."""
+"""bot.core.mail.charsets: charset labels as senders write them, RFC 2047 words, lenient base64."""
 
 import base64
 
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.charsets import _decode_base64_blocks, decode_base64, decode_bytes, decode_header, normalize_charset
+from bot.core.mail.charsets import _decode_base64_blocks, decode_base64, decode_bytes, decode_header, normalize_charset
 
 RARE = "朱镕基 张喆"  # 镕 and 喆 exist in GBK but not in GB2312
 

@@ -11,13 +11,14 @@ import pytest
 
 from tests.unit.test_roster_store import CONFIG, HEADER
 
-PIPELINE = ("bot.pipeline", "bot.intake", "bot.parse", "bot.archives", "mailparser", "py7zr", "imapclient", "smtplib")
+PIPELINE = ("bot.core.pipeline", "bot.office.intake", "bot.core.mail.parse", "bot.core.files.archives", "mailparser",
+            "py7zr", "imapclient", "smtplib")
 PROBE = """
 import json, sys
-import bot.cli
+import bot.cli.main
 sys.argv = ["intake", "--config", sys.argv[1], "--now", "2020-12-20T10:00:00+08:00", *sys.argv[2:]]
 try:
-    bot.cli.main()
+    bot.cli.main.main()
 except SystemExit as exc:
     assert not exc.code, exc.code
 print(json.dumps(sorted(name for name in {pipeline!r} if name in sys.modules)), file=sys.stderr)
@@ -45,4 +46,5 @@ def test_the_probe_sees_the_pipeline_when_a_command_needs_it(tmp_path: Path) -> 
     done = subprocess.run([sys.executable, "-c", probe, str(tmp_path / "config.toml"), "inspect", str(mail)],
                           cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert {"bot.pipeline", "bot.parse", "mailparser"} <= set(json.loads(done.stderr.strip().splitlines()[-1]))
+    seen = set(json.loads(done.stderr.strip().splitlines()[-1]))
+    assert {"bot.core.pipeline", "bot.core.mail.parse", "mailparser"} <= seen

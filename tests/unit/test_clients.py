@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import load_config
+from bot.adapters.config_file import load_config
 from tests.fixtures import clients
 
 CST = timezone(timedelta(hours=8))

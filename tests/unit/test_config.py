@@ -4,7 +4,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.config import ConfigError, load_config, parse_config
+from bot.adapters.config_file import ConfigError, load_config, parse_config
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.model import Mail
-from bot.parse import parse_mail
+from bot.core.mail.parse import parse_mail
+from bot.core.model import Mail
 
 CORPORA = Path(__file__).resolve().parents[2].parent / "shared" / "corpora"
 IMAP_TOOLS = CORPORA / "imap_tools" / "tests"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.parse import parse_mail
+from bot.core.mail.parse import parse_mail
 
 BASE = Path(__file__).resolve().parents[3] / "shared" / "corpora" / "stalwart-mail-parser" / "resources" / "eml"
 

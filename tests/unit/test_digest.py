@@ -21,9 +21,9 @@ from PIL import Image
 from sqlmodel import select
 
 from bot.bootstrap import App
-from bot.demo import run_demo
-from bot.digest import build_digest, progress, queue_digest, write_digest
-from bot.intake import Source
+from bot.office.demo import run_demo
+from bot.office.digest import build_digest, progress, queue_digest, write_digest
+from bot.office.intake import Source
 from storage import tables as t
 from storage.db import session
 from tests.fixtures import clients
@@ -174,9 +174,9 @@ def test_the_digest_renders_in_headless_chromium(demo: App, tmp_path: Path) -> N
 
 
 def test_a_long_review_list_is_cut_in_the_mail_and_says_how_many_more(demo: App) -> None:
-    from bot.digest import MAX_REVIEW, Arrivals, render_digest
-    from bot.review import ReviewEntry
-    from bot.status import unit_report
+    from bot.office.digest import MAX_REVIEW, Arrivals, render_digest
+    from bot.office.review import ReviewEntry
+    from bot.office.status import unit_report
 
     entries = [ReviewEntry(f"F{n}", "unclassified_file", 1, "东城区文明办", "a@example.cn", "主题",
                            "2020-12-07T10:15:17+08:00", f"{n}.txt", "other") for n in range(1, MAX_REVIEW + 8)]
@@ -190,8 +190,8 @@ def test_a_long_review_list_is_cut_in_the_mail_and_says_how_many_more(demo: App)
 
 
 def test_a_long_arrival_list_shows_the_first_ones_and_says_how_many_more(demo: App) -> None:
-    from bot.digest import arrivals_since, render_digest
-    from bot.status import unit_report
+    from bot.office.digest import arrivals_since, render_digest
+    from bot.office.status import unit_report
 
     everything = arrivals_since(demo.engine, None, DEC20)
     first_two = arrivals_since(demo.engine, None, DEC20, limit=2)

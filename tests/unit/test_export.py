@@ -16,11 +16,11 @@ import pytest
 from openpyxl import load_workbook
 
 from bot.bootstrap import App
-from bot.demo import run_demo
-from bot.export import build_workbook, display_width, unit_rows, workbook_bytes, write_xlsx
-from bot.export_zip import MANIFEST, write_zip
-from bot.render import Templates
-from bot.status import status_report
+from bot.core.render.reply import Templates
+from bot.core.render.workbook import build_workbook, display_width, unit_rows, workbook_bytes, write_xlsx
+from bot.office.demo import run_demo
+from bot.office.export_zip import MANIFEST, write_zip
+from bot.office.status import status_report
 
 TZ = ZoneInfo("Asia/Shanghai")
 MADE = datetime(2020, 12, 20, 1, 0, tzinfo=UTC)  # 09:00 in Beijing
@@ -178,7 +178,7 @@ def test_a_stored_file_missing_on_disk_is_noted_and_the_rest_still_packed(demo: 
 
 
 def test_the_unit_report_counted_by_the_database_agrees_with_every_file_of_the_status_report(demo: App) -> None:
-    from bot.status import unit_report
+    from bot.office.status import unit_report
 
     full = status_report(demo.engine, demo.roster, demo.config.campaign)
     units = unit_report(demo.engine, demo.roster, demo.config.campaign)

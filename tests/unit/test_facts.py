@@ -8,9 +8,9 @@ import pytest
 from docx import Document
 from PIL import Image
 
-from bot.facts import TEXT_HEAD_CHARS, inspect_file
-from bot.model import FileFacts
-from bot.sniff import MIME
+from bot.core.files.file_facts import TEXT_HEAD_CHARS, inspect_file
+from bot.core.files.sniff import MIME
+from bot.core.model import FileFacts
 from tests.fixtures.files import (
     make_docx,
     make_jpeg,

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from bot.identify import identify
-from bot.model import Attachment, Mail, Unit, UnitMatch
-from bot.roster import Roster
+from bot.core.identify import identify
+from bot.core.model import Attachment, Mail, Unit, UnitMatch
+from bot.core.roster import Roster
 
 ROSTER = Roster(
     (

@@ -9,12 +9,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import select
 
-from bot.config import CampaignConfig
-from bot.intake import Intake, Source
-from bot.model import Unit
-from bot.pipeline import Context
-from bot.render import Identity, Templates
-from bot.roster import Roster
+from bot.adapters.config_file import CampaignConfig
+from bot.core.model import Unit
+from bot.core.pipeline import Context
+from bot.core.render.reply import Identity, Templates
+from bot.core.roster import Roster
+from bot.office.intake import Intake, Source
 from storage import tables as t
 from storage.db import make_engine, session
 from storage.files import FileStore
@@ -126,7 +126,7 @@ def test_reprocessing_after_a_roster_change_files_the_mail_under_its_unit_withou
 ) -> None:
     from dataclasses import replace
 
-    from bot.overrides import Overrides
+    from bot.core.overrides import Overrides
 
     stranger = clients.netease_webmail(
         from_addr="new@example.cn", from_name="小李", to="bot@163.example", subject="报送材料", body="请查收",
@@ -155,7 +155,7 @@ def test_reprocessing_after_a_roster_change_files_the_mail_under_its_unit_withou
 
 
 def test_reprocessing_a_failed_message_answers_it_once(intake: Intake, monkeypatch: pytest.MonkeyPatch) -> None:
-    from bot.overrides import Overrides
+    from bot.core.overrides import Overrides
 
     def broken(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("a bug, since fixed")

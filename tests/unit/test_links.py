@@ -1,9 +1,9 @@
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.links import find_large_links
-from bot.model import LargeFileLink, Mail
-from bot.parse import parse_mail
+from bot.core.mail.large_file_links import find_large_links
+from bot.core.mail.parse import parse_mail
+from bot.core.model import LargeFileLink, Mail
 from tests.fixtures import clients
 from tests.fixtures.large_links import (
     dashi_block,

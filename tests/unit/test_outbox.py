@@ -8,8 +8,8 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from bot.mailer import SendError
-from bot.outbox import LEASE, flush_outbox, next_attempt
+from bot.adapters.mailer import SendError
+from bot.office.outbox import LEASE, flush_outbox, next_attempt
 from storage import tables as t
 from storage.db import make_engine, session
 

@@ -1,4 +1,4 @@
-"""bot.parse.parse_mail: raw bytes as real clients write them in, a Mail out."""
+"""bot.core.mail.parse.parse_mail: raw bytes as real clients write them in, a Mail out."""
 
 import base64
 import hashlib
@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.html_text import html_to_text
-from bot.parse import parse_mail
+from bot.core.mail.html_text import html_to_text
+from bot.core.mail.parse import parse_mail
 
 RARE = "朱镕基 张喆"  # 镕 and 喆 exist in GBK but not in GB2312
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 4 + b"\xff\xd9"
@@ -331,7 +331,7 @@ def test_the_line_end_search_the_parser_uses_matches_the_standard_regex(text: st
     import re
 
     standard = re.compile(r"(\r\n|\r|\n)\Z")
-    assert not isinstance(email.feedparser.NLCRE_eol, re.Pattern)  # bot.parse put its own in
+    assert not isinstance(email.feedparser.NLCRE_eol, re.Pattern)  # bot.core.mail.parse put its own in
     ours = email.feedparser.NLCRE_eol.search(text)
     theirs = standard.search(text)
     assert (ours.group(0) if ours else None) == (theirs.group(0) if theirs else None)

@@ -12,10 +12,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import select
 
+from bot.adapters.config_file import parse_config
 from bot.bootstrap import App, build
-from bot.config import parse_config
-from bot.remind import plan_now, queue_reminders, slots
-from bot.remind_preview import describe
+from bot.core.render.reminder_dry_run import describe
+from bot.office.reminders import plan_now, queue_reminders, slots
 from storage import tables as t
 from storage.db import session
 
@@ -221,8 +221,8 @@ def test_moments_are_stored_in_utc(tmp_path: Path) -> None:
 def test_the_digest_job_claims_each_day_once_and_a_failed_digest_is_not_retried_in_a_loop(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import bot.digest
-    from bot.due import queue_due_digest
+    import bot.office.digest
+    from bot.office.due import queue_due_digest
 
     app = make_app(tmp_path)
     app.config = replace(app.config, schedule=replace(app.config.schedule, digest_time=time(8, 30)))
@@ -234,7 +234,7 @@ def test_the_digest_job_claims_each_day_once_and_a_failed_digest_is_not_retried_
             raise RuntimeError("disk full")
         return 100 + now.day
 
-    monkeypatch.setattr(bot.digest, "queue_digest", fake_digest)
+    monkeypatch.setattr(bot.office.digest, "queue_digest", fake_digest)
     assert queue_due_digest(app, at(9, 25, 8, 29)).day is None
     assert queue_due_digest(app, at(9, 25, 8, 30)).outbox_row_id == 125
     assert queue_due_digest(app, at(9, 25, 8, 45)).day is None  # once a day

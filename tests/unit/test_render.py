@@ -3,9 +3,18 @@ from email import message_from_bytes, policy
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bot.config import CampaignConfig
-from bot.model import Problem
-from bot.render import FileLine, Identity, ReplyInput, Templates, UnitSummary, filesize, local_moment, render_reply
+from bot.adapters.config_file import CampaignConfig
+from bot.core.model import Problem
+from bot.core.render.reply import (
+    FileLine,
+    Identity,
+    ReplyInput,
+    Templates,
+    UnitSummary,
+    filesize,
+    local_moment,
+    render_reply,
+)
 
 TZ = ZoneInfo("Asia/Shanghai")
 CAMPAIGN = CampaignConfig(name="国际志愿者日活动", slug="idv-2020", opens=datetime(2020, 12, 3, tzinfo=TZ),

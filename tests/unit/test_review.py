@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.review import ReviewRows, load_review_rows, parse_ref, review_entries, review_list
+from bot.office.review import ReviewRows, load_review_rows, parse_ref, review_entries, review_list
 from storage import tables as t
 from storage.db import make_engine, session
 

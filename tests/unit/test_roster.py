@@ -5,8 +5,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from bot.model import Unit
-from bot.roster import Roster, RosterError, load_roster, parse_roster_rows
+from bot.core.model import Unit
+from bot.core.roster import Roster, RosterError, load_roster, parse_roster_rows
 
 CHINESE_CSV = (
     "单位名称,别名,邮箱,分组,是否必报\n"

@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bot.adapters.config_file import load_config
 from bot.bootstrap import build
-from bot.config import load_config
-from bot.staff import exempt
+from bot.office.decisions import exempt
 
 CONFIG = """
 [storage]

@@ -8,7 +8,7 @@ import pytest
 from openpyxl import Workbook
 from PIL import Image
 
-from bot.sniff import MIME, sniff
+from bot.core.files.sniff import MIME, sniff
 from tests.fixtures.files import make_docx, make_jpeg, make_pdf, make_pixel_bomb_png, make_png, make_zip
 
 CORPORA = Path(__file__).resolve().parents[3] / "shared" / "corpora"

@@ -5,9 +5,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot import timetable
-from bot.config import Config, parse_config
-from bot.timetable import digest_moments, due, overdue_moment, reminder_moments, why_not_working
+from bot.adapters.config_file import Config, parse_config
+from bot.core import timetable
+from bot.core.timetable import digest_moments, due, overdue_moment, reminder_moments, why_not_working
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -145,7 +145,7 @@ def test_outside_the_known_years_monday_to_friday_are_working_days_with_one_warn
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(timetable, "_warned_years", set())
-    with caplog.at_level(logging.WARNING, logger="bot.timetable"):
+    with caplog.at_level(logging.WARNING, logger="bot.core.timetable"):
         assert why_not_working(date(2099, 10, 3)) == "weekend"  # a Saturday
         assert why_not_working(date(2099, 10, 1)) is None  # a Thursday: National Day unknown that year
         assert why_not_working(date(2099, 10, 4)) == "weekend"

@@ -5,9 +5,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.model import Attachment, Mail
-from bot.parse import parse_mail
-from bot.triage import AUTO_REPLY_SUBJECT_PREFIXES, LOOP_HEADER, Markers, automatic_reason, returned_message_ids
+from bot.core.mail.parse import parse_mail
+from bot.core.mail.triage import (
+    AUTO_REPLY_SUBJECT_PREFIXES,
+    LOOP_HEADER,
+    Markers,
+    automatic_reason,
+    returned_message_ids,
+)
+from bot.core.model import Attachment, Mail
 from tests.fixtures import clients
 
 OURS = ("intake@example.cn", "Office@Example.cn")

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.config import Limits
-from bot.model import Attachment, Unpacked
-from bot.unpack import unpack
+from bot.adapters.config_file import Limits
+from bot.core.files.unpack import unpack
+from bot.core.model import Attachment, Unpacked
 from tests.fixtures import archives, clients
 from tests.fixtures.files import make_docx, make_jpeg
 
@@ -290,7 +290,7 @@ def test_a_broken_rar_is_corrupt_and_kept_whole() -> None:
 
 
 def test_without_bsdtar_a_rar_is_unsupported_and_kept_whole(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("bot.archives.shutil.which", lambda _name: None)
+    monkeypatch.setattr("bot.core.files.archives.shutil.which", lambda _name: None)
     u = one("材料.rar", archives.rar4({"a.txt": b"a"}))
     assert codes(u) == [("archive_unsupported", "材料.rar", {"format": "rar"})]
     assert [p.filename for p in u.parts] == ["材料.rar"]

@@ -1,0 +1,417 @@
+"""Configuration: TOML in, validated frozen values out. Errors name the key that is wrong."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.core.model import CATEGORIES
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or wrong; the message names the key."""
+
+
+SECURITY = ("ssl", "starttls", "none")
+
+DEFAULT_BRIEF_WORDS = ("简报", "工作简报", "活动简报", "信息", "动态", "快报", "通讯", "报道", "总结报告")
+DEFAULT_CASE_WORDS = (
+    "典型事例", "典型案例", "先进事迹", "经验总结", "经验做法", "典型经验", "事迹材料",
+    "案例", "事迹", "经验", "做法",
+)
+DEFAULT_PHOTO_WORDS = ("照片", "图片", "相片", "摄影", "IMG", "DSC")
+DEFAULT_COMPRESSED_NAMES = (r"^mmexport\d{13}", r"^微信图片_\d{8,}", r"^wx_camera_\d{13}", r"^QQ图片\d{8,}")
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str
+    port: int
+    security: str
+    username: str
+    password: str = field(repr=False)
+    ca_file: Path | None = None  # trust this CA (a private one); certificates are always verified
+
+
+@dataclass(frozen=True)
+class ImapConfig(ServerConfig):
+    folder: str = "INBOX"
+    folders: tuple[str, ...] = ()  # several folders to poll (163 files mail under 垃圾邮件, 订阅邮件 …)
+    processed_folder: str = ""
+
+    @property
+    def poll_folders(self) -> tuple[str, ...]:
+        return self.folders or (self.folder,)
+    keyword: str = "$IntakeDone"
+    timeout_seconds: float = 60.0
+    retry_delays: tuple[float, ...] = (5.0, 30.0, 120.0)  # pauses before reconnecting within one cycle
+
+
+@dataclass(frozen=True)
+class SmtpConfig(ServerConfig):
+    from_address: str = ""
+    from_name: str = ""
+    timeout_seconds: float = 60.0
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    data_dir: Path
+    database_url: str
+
+
+@dataclass(frozen=True)
+class ClassifyRules:
+    """Keyword lists (configuration with Chinese defaults, never literals in the logic)."""
+
+    brief: tuple[str, ...] = DEFAULT_BRIEF_WORDS
+    case_study: tuple[str, ...] = DEFAULT_CASE_WORDS
+    photo: tuple[str, ...] = DEFAULT_PHOTO_WORDS
+    # File names of photos that went through WeChat or QQ (compressed copies), as regular expressions.
+    compressed_names: tuple[str, ...] = DEFAULT_COMPRESSED_NAMES
+    # A photo with no camera EXIF whose long edge is at most this many pixels looks like a compressed copy.
+    compressed_long_edge: int = 2000
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on what one mail may make the bot unpack; past them the file becomes a problem."""
+
+    max_unpacked_bytes: int = 512 * 1024 * 1024  # per mail, all archive entries together
+    max_entries: int = 2000  # per mail
+    max_ratio: int = 200  # unpacked size / packed size of one entry
+    max_depth: int = 3  # archives inside archives
+    max_parts: int = 500  # files in one mail, counting archive entries
+    max_message_bytes: int = 100 * 1024 * 1024  # a larger mail is archived and the sender asked to split it
+
+
+@dataclass(frozen=True)
+class CampaignConfig:
+    name: str
+    slug: str
+    opens: datetime
+    deadline: datetime
+    timezone: ZoneInfo
+    required: tuple[str, ...] = ("brief", "photo")
+    min_photo_bytes: int = 1048576
+    late_policy: str = "accept"
+    late_days: int = 30
+    keywords: tuple[str, ...] = ()
+    max_image_pixels: int = 120_000_000
+    classify: ClassifyRules = ClassifyRules()
+    limits: Limits = Limits()
+    reference_prefix: str = "REF"  # receipts are numbered <prefix>-0031
+
+    @property
+    def closes(self) -> datetime:
+        """After this moment mail no longer counts for the campaign."""
+        from datetime import timedelta
+
+        return self.deadline + timedelta(days=self.late_days)
+
+
+@dataclass(frozen=True)
+class ReplyLimits:
+    """No mail loops, no backscatter: at most this many replies to one address in the window."""
+
+    max_per_sender: int = 10
+    max_same_subject: int = 2
+    window_hours: int = 3
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A moment relative to a campaign day: "-3d 09:00" is three days before the deadline's date, 09:00."""
+
+    days: int
+    at: time
+    text: str  # as written in the config, also the slot's key in the reminder ledger
+
+    def on(self, day: date) -> date:
+        from datetime import timedelta
+
+        return day + timedelta(days=self.days)
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """When the worker sends the staff digest and reminds units (times in the campaign's zone)."""
+
+    digest_time: time | None = None  # None: no daily digest
+    reminders: tuple[Slot, ...] = ()  # relative to the deadline's date
+    overdue_notice: Slot | None = None  # one notice after the deadline, relative to its date
+    working_days_only: bool = True  # a slot on a weekend or public holiday moves to the previous working day
+    copy_staff: bool = False  # reminders and the overdue notice also go to staff.digest_to
+
+
+@dataclass(frozen=True)
+class Config:
+    imap: ImapConfig | None
+    smtp: SmtpConfig | None
+    storage: StorageConfig
+    campaign: CampaignConfig
+    units_file: Path
+    digest_to: tuple[str, ...]
+    poll_interval_seconds: int
+    base_dir: Path  # folder of the config file; relative paths are resolved against it
+    templates_dir: Path | None = None  # staff overrides
+    replies: ReplyLimits = field(default_factory=lambda: ReplyLimits())
+    check_sender_auth: bool = True  # a registered address failing DMARC/SPF gets no receipt, only review
+    schedule: ScheduleConfig = field(default_factory=lambda: ScheduleConfig())
+
+
+def load_config(path: str | Path, environ: dict[str, str] | None = None) -> Config:
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file not found: {path}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    return parse_config(raw, path.resolve().parent, os.environ if environ is None else environ)
+
+
+def parse_config(raw: dict[str, Any], base_dir: Path, environ: Any) -> Config:
+    r = _Reader(raw, base_dir, environ)
+    storage = r.storage()
+    return Config(
+        imap=r.imap() if "imap" in raw else None,
+        smtp=r.smtp() if "smtp" in raw else None,
+        storage=storage,
+        campaign=r.campaign(),
+        units_file=r.path("units", "file", "units.csv"),
+        digest_to=tuple(r.get("staff", "digest_to", list, [])),
+        poll_interval_seconds=r.positive_int("schedule", "poll_interval_seconds", 300),
+        base_dir=base_dir,
+        templates_dir=r.path("templates", "dir", None) if "templates" in raw else None,
+        replies=ReplyLimits(
+            max_per_sender=r.positive_int("replies", "max_per_sender", 10),
+            max_same_subject=r.positive_int("replies", "max_same_subject", 2),
+            window_hours=r.positive_int("replies", "window_hours", 3),
+        ),
+        check_sender_auth=r.get("security", "check_sender_auth", bool, True),
+        schedule=r.schedule(),
+    )
+
+
+class _Reader:
+    def __init__(self, raw: dict[str, Any], base_dir: Path, environ: Any) -> None:
+        self.raw = raw
+        self.base_dir = base_dir
+        self.environ = environ
+
+    def section(self, name: str) -> dict[str, Any]:
+        value = self.raw.get(name, {})
+        if not isinstance(value, dict):
+            raise ConfigError(f"[{name}] must be a table")
+        return value
+
+    def get(self, section: str, key: str, kind: type | tuple[type, ...], default: Any = ...) -> Any:
+        table = self.section(section)
+        if key not in table:
+            if default is ...:
+                raise ConfigError(f"{section}.{key} is required")
+            return default
+        value = table[key]
+        if kind is int and isinstance(value, bool):
+            raise ConfigError(f"{section}.{key} must be an integer, not {value!r}")
+        if not isinstance(value, kind):
+            names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
+            raise ConfigError(f"{section}.{key} must be {names}, not {value!r}")
+        if kind is list and not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{section}.{key} must be a list of strings")
+        return value
+
+    def positive_int(self, section: str, key: str, default: Any = ...) -> int:
+        value = self.get(section, key, int, default)
+        if value < 0:
+            raise ConfigError(f"{section}.{key} must not be negative, not {value}")
+        return value
+
+    def path(self, section: str, key: str, default: Any = ...) -> Any:
+        value = self.get(section, key, str, default)
+        if value is None:
+            return None
+        p = Path(value)
+        return p if p.is_absolute() else self.base_dir / p
+
+    def delays(self, section: str, key: str, default: tuple[float, ...]) -> tuple[float, ...]:
+        value = self.section(section).get(key, list(default))
+        if not isinstance(value, list) or not all(isinstance(v, int | float) and v >= 0 for v in value):
+            raise ConfigError(f"{section}.{key} must be a list of seconds, e.g. [5, 30, 120]")
+        return tuple(float(v) for v in value)
+
+    def clock_time(self, section: str, key: str) -> time | None:
+        value = self.get(section, key, (str, time), None)
+        if value is None or isinstance(value, time):
+            return value
+        try:
+            return time.fromisoformat(value)
+        except ValueError as exc:
+            raise ConfigError(f"{section}.{key} must be a time of day such as \"08:30\", not {value!r}") from exc
+
+    def slot(self, section: str, key: str, text: str) -> Slot:
+        match = re.fullmatch(r"\s*([+-]?\d+)d\s+(\d{1,2}:\d{2})\s*", text)
+        if match is None:
+            raise ConfigError(f"{section}.{key}: {text!r} is not a slot such as \"-3d 09:00\"")
+        try:
+            at = time.fromisoformat(match.group(2).zfill(5))
+        except ValueError as exc:
+            raise ConfigError(f"{section}.{key}: {text!r} has no valid time of day") from exc
+        return Slot(int(match.group(1)), at, text.strip())
+
+    def schedule(self) -> ScheduleConfig:
+        reminders = tuple(self.slot("schedule", "reminders", text)
+                          for text in self.get("schedule", "reminders", list, []))
+        if len({r.text for r in reminders}) != len(reminders):
+            raise ConfigError("schedule.reminders lists the same slot twice")
+        overdue = self.get("schedule", "overdue_notice", str, "")
+        return ScheduleConfig(
+            digest_time=self.clock_time("schedule", "digest_time"),
+            reminders=reminders,
+            overdue_notice=self.slot("schedule", "overdue_notice", overdue) if overdue else None,
+            working_days_only=self.get("schedule", "working_days_only", bool, True),
+            copy_staff=self.get("schedule", "copy_staff", bool, False),
+        )
+
+    def password(self, section: str) -> str:
+        table = self.section(section)
+        if "password" in table:
+            return self.get(section, "password", str)
+        if "password_file" in table:
+            file = self.path(section, "password_file")
+            try:
+                return file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigError(f"{section}.password_file: cannot read {file}: {exc}") from exc
+        env_name = self.get(section, "password_env", str, f"INTAKE_{section.upper()}_PASSWORD")
+        return self.environ.get(env_name, "")
+
+    def server(self, section: str, default_port: int) -> dict[str, Any]:
+        security = self.get(section, "security", str, "ssl")
+        if security not in SECURITY:
+            raise ConfigError(f"{section}.security must be one of {', '.join(SECURITY)}, not {security!r}")
+        port = self.positive_int(section, "port", default_port)
+        if not 0 < port < 65536:
+            raise ConfigError(f"{section}.port must be between 1 and 65535, not {port}")
+        return dict(
+            host=self.get(section, "host", str),
+            port=port,
+            security=security,
+            username=self.get(section, "username", str, ""),
+            password=self.password(section),
+            ca_file=self.path(section, "ca_file", None),
+        )
+
+    def imap(self) -> ImapConfig:
+        common = self.server("imap", 993)
+        keyword = self.get("imap", "keyword", str, "$IntakeDone")
+        if not keyword or any(c in keyword for c in ' (){%*"\\]') or not keyword.isascii():
+            raise ConfigError(f"imap.keyword must be an IMAP atom, not {keyword!r}")
+        return ImapConfig(
+            **common,
+            folder=self.get("imap", "folder", str, "INBOX"),
+            folders=tuple(self.get("imap", "folders", list, [])),
+            processed_folder=self.get("imap", "processed_folder", str, ""),
+            keyword=keyword,
+            timeout_seconds=float(self.get("imap", "timeout_seconds", (int, float), 60)),
+            retry_delays=self.delays("imap", "retry_delays", (5.0, 30.0, 120.0)),
+        )
+
+    def smtp(self) -> SmtpConfig:
+        common = self.server("smtp", 465)
+        from_address = self.get("smtp", "from_address", str, common["username"])
+        if "@" not in from_address:
+            raise ConfigError(f"smtp.from_address must be a mail address, not {from_address!r}")
+        return SmtpConfig(
+            **common,
+            from_address=from_address.lower(),
+            from_name=self.get("smtp", "from_name", str, ""),
+            timeout_seconds=float(self.get("smtp", "timeout_seconds", (int, float), 60)),
+        )
+
+    def storage(self) -> StorageConfig:
+        data_dir = self.path("storage", "data_dir", "data")
+        url = self.get("storage", "database_url", str, "")
+        if not url:
+            url = f"sqlite:///{data_dir / 'intake.db'}"
+        return StorageConfig(data_dir=data_dir, database_url=url)
+
+    def moment(self, key: str, tz: ZoneInfo) -> datetime:
+        value = self.get("campaign", key, (datetime, date, str))
+        if isinstance(value, str):
+            try:
+                value = datetime.fromisoformat(value)
+            except ValueError as exc:
+                raise ConfigError(f"campaign.{key} must be a date-time, not {value!r}") from exc
+        if not isinstance(value, datetime):  # a bare date means its start
+            value = datetime.combine(value, time())
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=tz)
+        return value
+
+    def reference_prefix(self, slug: str) -> str:
+        default = "".join(c for c in slug if c.isalnum()).upper()[:12] or "REF"
+        prefix = self.get("campaign", "reference_prefix", str, default)
+        if not prefix or not all(c.isascii() and c.isalnum() for c in prefix):
+            raise ConfigError(f"campaign.reference_prefix must be ASCII letters and digits, not {prefix!r}")
+        return prefix
+
+    def campaign(self) -> CampaignConfig:
+        tz_name = self.get("campaign", "timezone", str, "Asia/Shanghai")
+        try:
+            tz = ZoneInfo(tz_name)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ConfigError(f"campaign.timezone: unknown time zone {tz_name!r}") from exc
+        slug = self.get("campaign", "slug", str)
+        if not slug or not all(c.isascii() and (c.isalnum() or c in "-_") for c in slug):
+            raise ConfigError(f"campaign.slug must be ASCII letters, digits, - or _, not {slug!r}")
+        opens, deadline = self.moment("opens", tz), self.moment("deadline", tz)
+        if deadline <= opens:
+            raise ConfigError("campaign.deadline must be after campaign.opens")
+        required = tuple(self.get("campaign", "required", list, ["brief", "photo"]))
+        for name in required:
+            if name not in CATEGORIES:
+                raise ConfigError(
+                    f"campaign.required: unknown category {name!r} "
+                    f"(use {', '.join(c.value for c in CATEGORIES)})"
+                )
+        late_policy = self.get("campaign", "late_policy", str, "accept")
+        if late_policy not in ("accept", "reject"):
+            raise ConfigError(f"campaign.late_policy must be accept or reject, not {late_policy!r}")
+        rules = ClassifyRules(
+            brief=tuple(self.get("classify", "brief", list, list(DEFAULT_BRIEF_WORDS))),
+            case_study=tuple(self.get("classify", "case_study", list, list(DEFAULT_CASE_WORDS))),
+            photo=tuple(self.get("classify", "photo", list, list(DEFAULT_PHOTO_WORDS))),
+            compressed_names=tuple(self.get("classify", "compressed_names", list, list(DEFAULT_COMPRESSED_NAMES))),
+            compressed_long_edge=self.positive_int("classify", "compressed_long_edge", 2000),
+        )
+        return CampaignConfig(
+            name=self.get("campaign", "name", str),
+            slug=slug,
+            opens=opens,
+            deadline=deadline,
+            timezone=tz,
+            required=required,
+            min_photo_bytes=self.positive_int("campaign", "min_photo_bytes", 1048576),
+            late_policy=late_policy,
+            late_days=self.positive_int("campaign", "late_days", 30),
+            keywords=tuple(self.get("campaign", "keywords", list, [])),
+            max_image_pixels=self.positive_int("campaign", "max_image_pixels", 120_000_000),
+            classify=rules,
+            reference_prefix=self.reference_prefix(slug),
+            limits=Limits(
+                max_unpacked_bytes=self.positive_int("limits", "max_unpacked_bytes", Limits.max_unpacked_bytes),
+                max_entries=self.positive_int("limits", "max_entries", Limits.max_entries),
+                max_ratio=self.positive_int("limits", "max_ratio", Limits.max_ratio),
+                max_depth=self.positive_int("limits", "max_depth", Limits.max_depth),
+                max_parts=self.positive_int("limits", "max_parts", Limits.max_parts),
+                max_message_bytes=self.positive_int("limits", "max_message_bytes", Limits.max_message_bytes),
+            ),
+        )

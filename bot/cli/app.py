@@ -1,0 +1,100 @@
+"""The `intake` command's shared parts: the Typer app, the console, the global options and opening the
+application. Each group of commands lives in its own module of this package and registers itself on `app`;
+bot/cli/main.py imports them all. Staff-facing words come from the message catalogue."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+
+from bot.adapters.config_file import Config, ConfigError, load_config
+from bot.bootstrap import App, build, system_clock
+from bot.core.render.reply import Templates
+from bot.core.roster import RosterError
+from storage.lock import AlreadyRunning, WorkerLock
+
+if TYPE_CHECKING:
+    from bot.office.outbox import FlushReport
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Email intake bot for report campaigns.")
+console = Console(soft_wrap=True)
+if not console.is_terminal:  # piped or captured: rich would assume 80 columns and cut Chinese names
+    console = Console(soft_wrap=True, width=160)
+
+
+class State:
+    config_path: Path = Path("config.toml")
+    now: datetime | None = None
+
+    def clock(self) -> datetime:
+        return (self.now or system_clock()).astimezone(UTC)  # the database keeps UTC
+
+
+state = State()
+
+
+@app.callback()
+def main_options(
+    config: Annotated[Path, typer.Option("--config", "-c", help="TOML config file")] = Path("config.toml"),
+    now: Annotated[str | None, typer.Option(help="Pretend the time is this ISO moment", hidden=True)] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("mailparser").setLevel(logging.ERROR)  # it warns about every part it does not handle
+    state.config_path = config
+    state.now = parse_moment(now) if now else None
+
+
+def parse_moment(value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise typer.BadParameter(f"not an ISO date-time: {value!r}") from exc
+    if moment.tzinfo is None:
+        raise typer.BadParameter(f"give a time zone offset, e.g. {value}+08:00")
+    return moment
+
+
+def words(templates: Templates, code: str, **params: Any) -> str:
+    return templates.text("cli", code, **params)
+
+
+def load(config_path: Path | None = None) -> Config:
+    try:
+        return load_config(config_path or state.config_path)
+    except ConfigError as exc:
+        console.print(words(Templates(), "config_error", error=str(exc)), style="red")
+        raise typer.Exit(2) from exc
+
+
+def open_app(config: Config | None = None) -> App:
+    config = config or load()
+    try:
+        return build(config)
+    except RosterError as exc:
+        console.print(words(Templates(config.templates_dir), "roster_error", error=str(exc)), style="red")
+        raise typer.Exit(2) from exc
+    except OSError as exc:
+        console.print(words(Templates(config.templates_dir), "roster_error", error=str(exc)), style="red")
+        raise typer.Exit(2) from exc
+
+
+def worker_lock(application: App) -> WorkerLock:
+    """Taken, or exit 3 with a clear message: two workers must never process the same mailbox."""
+    lock = WorkerLock(application.config.storage.data_dir)
+    try:
+        lock.acquire()
+    except AlreadyRunning as exc:
+        console.print(words(application.templates, "already_running", pid=exc.holder), style="red")
+        raise typer.Exit(3) from exc
+    return lock
+
+
+def flush_words(report: FlushReport) -> dict[str, int]:
+    return {"sent": report.sent, "deferred": report.deferred, "send_failed": report.failed}

@@ -1,0 +1,23 @@
+"""The `intake` entry point: every group of commands registered on one app."""
+
+from __future__ import annotations
+
+import gc
+
+import bot.cli.demo  # noqa: F401  (each import registers its commands on `app`)
+import bot.cli.mail  # noqa: F401
+import bot.cli.reminders  # noqa: F401
+import bot.cli.reports  # noqa: F401
+import bot.cli.staff  # noqa: F401
+from bot.cli.app import app
+
+
+def main() -> None:
+    # What is imported by now lives until exit: kept out of every collection, the collector skips it during
+    # the run and the interpreter's final collections skip it at exit (0.13 s of a 0.6 s start-and-exit).
+    gc.freeze()
+    app()
+
+
+if __name__ == "__main__":
+    main()

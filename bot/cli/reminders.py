@@ -1,0 +1,43 @@
+"""`intake remind`: the reminders and overdue notices due now, or with --dry-run who would get what."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from bot.cli.app import app, console, flush_words, open_app, state
+from storage.lock import AlreadyRunning, WorkerLock
+
+
+@app.command()
+def remind(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show who would get what now, and why; send nothing")]
+    = False,
+) -> None:
+    """Queue the reminders and overdue notices due now and send them; --dry-run only shows them."""
+    from bot.core.render.reminder_dry_run import describe
+    from bot.office.cycle import flush
+    from bot.office.reminders import plan_now, queue_reminders, slots
+
+    application = open_app()
+    tx, now = application.templates, state.clock()
+    if dry_run:
+        reminders, overdue = slots(application)
+        moments = (*reminders, *((overdue,) if overdue else ()))
+        for line in describe(tx, plan_now(application, now), moments, application.config.campaign, now):
+            console.print(line, markup=False, highlight=False)
+        return
+    lock = WorkerLock(application.config.storage.data_dir)
+    try:
+        lock.acquire()
+    except AlreadyRunning as exc:
+        console.print(tx.text("remind", "already_running", pid=exc.holder), style="red")
+        raise typer.Exit(3) from exc
+    try:
+        report = queue_reminders(application, now)
+        sent = flush(application, state.clock)
+    finally:
+        lock.release()
+    console.print(tx.text("remind", "done", mails=report.mails, units=len(report.queued_units),
+                          skipped=report.skipped, no_address=len(report.no_address), **flush_words(sent)))

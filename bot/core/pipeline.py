@@ -1,0 +1,247 @@
+"""The pure steps in order: triage, identify, inspect, classify, relevance, check, decide.
+
+`analyse` needs only the mail and the campaign; `judge` also needs what is already stored for the
+unit, which the shell looks up in between. Neither touches the network, the disk or the clock.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from bot.adapters.config_file import CampaignConfig
+from bot.core.classify import classify
+from bot.core.files.file_facts import inspect_file
+from bot.core.files.unpack import unpack
+from bot.core.identify import identify
+from bot.core.mail.large_file_links import find_large_links
+from bot.core.mail.parse import MAX_DEPTH, TOO_DEEP, parse_mail
+from bot.core.mail.sender_auth import sender_auth_failure
+from bot.core.mail.triage import LOOP_HEADER, automatic_reason
+from bot.core.model import (
+    Category,
+    FileFacts,
+    ItemPlan,
+    LargeFileLink,
+    Mail,
+    Part,
+    Problem,
+    UnitMatch,
+    UnitState,
+    Unpacked,
+)
+from bot.core.roster import Roster
+from bot.core.rules import Facts, check, counts_toward_unit
+
+# Reply kinds.
+RECEIPT = "receipt"
+PROBLEMS = "problems"
+ASK_UNIT = "ask_unit"
+NO_REPLY = "none"
+
+
+@dataclass(frozen=True)
+class Context:
+    campaign: CampaignConfig
+    roster: Roster
+    own_addresses: tuple[str, ...]
+    check_sender_auth: bool = True  # a registered address failing DMARC/SPF gets no receipt
+
+
+@dataclass(frozen=True)
+class Analysis:
+    mail: Mail
+    received_at: datetime
+    automatic: str | None  # why no reply is due (auto-reply, bounce, list, own-address, loop)
+    match: UnitMatch
+    unpacked: Unpacked  # the files once archives, forwards and winmail.dat are opened
+    links: tuple[LargeFileLink, ...]  # files left behind download links (超大附件)
+    items: tuple[ItemPlan, ...]  # one per unpacked part, same order
+    relevant: bool
+    relevance: str  # the signal that made it campaign mail, or why it is not
+    auth_failure: str | None = None  # a registered sender the receiving server did not vouch for
+
+
+@dataclass(frozen=True)
+class Outcome:
+    reply: str  # receipt | problems | ask_unit | none
+    status: str  # accepted | needs_attention | ignored
+    review: tuple[str, ...]  # what a person must look at
+
+
+@dataclass(frozen=True)
+class Decision:
+    analysis: Analysis
+    items: tuple[ItemPlan, ...]
+    problems: tuple[Problem, ...]
+    late: bool
+    outcome: Outcome
+
+
+def analyse(mail: Mail, received_at: datetime, ctx: Context) -> Analysis:
+    automatic = automatic_reason(mail, ctx.own_addresses)
+    unpacked = unpack(mail.attachments, ctx.campaign.limits)
+    if any(defect.startswith(TOO_DEEP) for defect in mail.defects):  # parts below were never read
+        too_deep = Problem("mime_too_deep", None, (("limit", MAX_DEPTH),))
+        unpacked = replace(unpacked, problems=(*unpacked.problems, too_deep))
+    match = identify_sender(mail, unpacked, ctx.roster)
+    links = find_large_links(mail)
+    items = tuple(plan_item(i, p, mail, ctx.campaign) for i, p in enumerate(unpacked.parts))
+    relevant, why = relevance(mail, received_at, match, items, ctx.campaign)
+    if relevant is False and why == "no-signal" and links:
+        relevant, why = True, "large-file-link"
+    if not relevant and automatic == "bounce" and returns_our_mail(mail):
+        relevant, why = True, "bounce-of-our-mail"  # staff must learn that a reply did not arrive
+    failure = sender_auth_failure(mail) if match.how.startswith("address") and ctx.check_sender_auth else None
+    return Analysis(mail, received_at, automatic, match, unpacked, links, items, relevant, why, failure)
+
+
+def analyse_raw(raw: bytes, received_at: datetime, ctx: Context) -> Analysis:
+    """Parse and analyse; a mail over the size limit is judged by its headers only and the sender
+    asked to split it (its raw bytes are still archived by the shell)."""
+    limit = ctx.campaign.limits.max_message_bytes
+    if len(raw) <= limit:
+        return analyse(parse_mail(raw), received_at, ctx)
+    head = raw[:1024 * 1024].split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+    analysis = analyse(parse_mail(head + b"\r\n\r\n"), received_at, ctx)
+    problem = Problem("message_too_large", None, (("size", len(raw)), ("limit", limit)))
+    return replace(analysis, unpacked=Unpacked((), (problem,)), items=())
+
+
+def identify_sender(mail: Mail, unpacked: Unpacked, roster: Roster) -> UnitMatch:
+    """The outer sender when registered, else a registered inner sender of a forwarded mail,
+    else the names in the mail."""
+    match = identify(mail, roster)
+    if match.how.startswith("address"):
+        return match
+    for address, _name in unpacked.senders:
+        unit = roster.by_email(address)
+        if unit is not None:
+            return UnitMatch(unit.name, "forwarded", address, "forwarded", needs_review=True)
+    return match
+
+
+def replied_message(mail: Mail, campaign: CampaignConfig) -> int | None:
+    """The ledger id of our message this mail answers: our reply's Message-ID in In-Reply-To or
+    References (`<intake.<slug>.<id>.…>`), else its reference (`[IDV2020-0031]`) in the subject."""
+    threads = " ".join(filter(None, (mail.header("in-reply-to"), mail.header("references"))))
+    found = re.findall(rf"<intake\.{re.escape(campaign.slug)}\.(\d+)\.", threads)
+    if found:
+        return int(found[-1])
+    quoted = re.search(rf"\b{re.escape(campaign.reference_prefix)}-(\d{{4,}})\b", mail.subject)
+    return int(quoted.group(1)) if quoted else None
+
+
+def in_thread_of(analysis: Analysis, unit: str, message_row_id: int, campaign: CampaignConfig) -> Analysis:
+    """A mail from an address we do not know that answers our reply to a unit is that unit's (follow-up
+    material, 补交); staff see that it came from another address."""
+    match = UnitMatch(unit, "thread", f"M{message_row_id}", "in-reply-to", needs_review=True)
+    relevant, why = relevance(analysis.mail, analysis.received_at, match, analysis.items, campaign)
+    return replace(analysis, match=match, relevant=relevant, relevance=why)
+
+
+def returns_our_mail(mail: Mail) -> bool:
+    """A bounce that carries back a mail we sent (it has our loop header)."""
+    marker = LOOP_HEADER.lower().encode("ascii") + b":"
+    return any(marker in a.payload[:65536].lower() for a in mail.attachments) or (
+        LOOP_HEADER.lower() + ":" in mail.text.lower()
+    )
+
+
+def plan_item(index: int, part: Part, mail: Mail, campaign: CampaignConfig) -> ItemPlan:
+    facts = inspect_file(part.payload, part.filename, max_image_pixels=campaign.max_image_pixels)
+    verdict = classify(part.filename, facts, campaign.classify, folder_hint=part.folder_hint)
+    return ItemPlan(
+        index=index,
+        filename=part.filename or default_name(index, facts.kind),
+        category=verdict.category,
+        reason=verdict.reason,
+        facts=facts,
+        size=part.size,
+        sha256=part.sha256,
+        counted=False,
+        skipped="inline-image" if is_embedded_image(part, mail, facts) else None,
+        source=part.path,
+    )
+
+
+def default_name(index: int, kind: str) -> str:
+    return f"attachment-{index + 1}.{kind if kind != 'unknown' else 'bin'}"
+
+
+EMBEDDED_IMAGE_MAX_BYTES = 256 * 1024  # a cid: picture above this, or with camera EXIF, is a photo
+
+
+def is_embedded_image(part: Part, mail: Mail, facts: FileFacts) -> bool:
+    """A small picture the HTML body shows by `cid:` (a signature logo, a pasted banner) is not a file
+    the unit submitted. A photo marked `inline` (Apple Mail shows photos by cid: too) still is."""
+    if not facts.is_image or part.origin != "attachment" or part.disposition == "attachment":
+        return False
+    if not part.content_id or f"cid:{part.content_id}".lower() not in mail.html.lower():
+        return False
+    return part.size < EMBEDDED_IMAGE_MAX_BYTES and not facts.has_exif
+
+
+def relevance(
+    mail: Mail, received_at: datetime, match: UnitMatch, items: tuple[ItemPlan, ...], campaign: CampaignConfig
+) -> tuple[bool, str]:
+    """Campaign mail: inside the window, and from a unit, naming a unit, carrying a campaign
+    keyword in its subject, or carrying files of the kinds a submission has."""
+    if received_at < campaign.opens:
+        return False, "before-opening"
+    if received_at > campaign.closes:
+        return False, "after-closing"
+    if match.how.startswith("address"):
+        return True, "address"
+    if match.how == "name":
+        return True, "unit-name"
+    if match.how == "thread":
+        return True, "thread"
+    if any(word and word in mail.subject for word in campaign.keywords):
+        return True, "keyword"
+    if any(i.skipped is None and (i.facts.is_image or i.facts.is_document or i.facts.is_archive) for i in items):
+        return True, "files"
+    return False, "no-signal"
+
+
+def judge(analysis: Analysis, state: UnitState, campaign: CampaignConfig) -> Decision:
+    items = mark_already_stored(analysis.items, state)
+    facts = Facts(campaign, analysis.received_at, analysis.match, items, analysis.unpacked.problems,
+                  analysis.links)
+    problems = check(facts)
+    # A possibly forged sender's files are kept for staff but not counted until a person decides.
+    items = tuple(replace(i, counted=counts_toward_unit(i, problems) and not analysis.auth_failure) for i in items)
+    return Decision(analysis, items, problems, facts.late, decide(analysis, items, problems))
+
+
+def mark_already_stored(items: tuple[ItemPlan, ...], state: UnitState) -> tuple[ItemPlan, ...]:
+    seen = set(state.sha256s)
+    marked: list[ItemPlan] = []
+    for item in items:
+        if item.skipped is None:
+            marked.append(replace(item, already_stored=item.sha256 in seen))
+            seen.add(item.sha256)
+        else:
+            marked.append(item)
+    return tuple(marked)
+
+
+def decide(analysis: Analysis, items: tuple[ItemPlan, ...], problems: tuple[Problem, ...]) -> Outcome:
+    """The one place that turns problems into an answer."""
+    review: list[str] = []
+    if analysis.match.unit is None:
+        review.append("unassigned")
+    elif analysis.match.needs_review:
+        review.append("unregistered-sender")
+    if any(i.category is Category.OTHER and i.skipped is None for i in items):
+        review.append("unclassified-file")
+    if analysis.automatic:
+        return Outcome(NO_REPLY, "ignored", ())
+    if analysis.auth_failure:  # never confirm acceptance to an address that may be forged
+        return Outcome(NO_REPLY, "needs_attention", ("sender-auth-failed", *review))
+    if analysis.match.unit is None:
+        return Outcome(ASK_UNIT, "needs_attention", tuple(review))
+    if problems:
+        return Outcome(PROBLEMS, "needs_attention", tuple(review))
+    return Outcome(RECEIPT, "accepted", tuple(review))

@@ -1,0 +1,65 @@
+"""`intake remind --dry-run`: the slots, who would get what now and why, in the staff's words."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.adapters.config_file import CampaignConfig
+from bot.core.render.reply import Templates, local_moment
+from bot.core.timetable import OVERDUE, WEEKEND, Moment
+from bot.office.reminders import ALREADY, DUE, NO_ADDRESS, NOT_DUE, UnitPlan
+
+
+def _kind(tx: Templates, kind: str) -> str:
+    return tx.text("remind", f"kind_{kind}")
+
+
+def _why(tx: Templates, why: str | None) -> str:
+    if why is None or why == WEEKEND:
+        return tx.text("remind", "weekend")
+    return tx.catalogue.get("holidays", {}).get(why, why)
+
+
+def slot_line(tx: Templates, m: Moment, campaign: CampaignConfig) -> str:
+    return tx.text(
+        "remind", "slot_line", kind=_kind(tx, m.kind), slot=m.shown, at=local_moment(m.at, campaign),
+        moved=m.moved_from is not None, nominal=f"{m.nominal.month}月{m.nominal.day}日", why=_why(tx, m.moved_because),
+        direction=tx.text("remind", "moved_on" if m.kind == OVERDUE else "moved_back"), never=m.starts >= m.ends,
+    )
+
+
+def _missing(tx: Templates, plan: UnitPlan) -> str:
+    return "、".join(tx.label(c) for c in plan.unit.missing)
+
+
+def unit_line(tx: Templates, plan: UnitPlan, campaign: CampaignConfig) -> str:
+    if plan.reason == DUE and plan.send is not None:
+        return tx.text("remind", "send_line", unit=plan.unit.name, kind=_kind(tx, plan.send.kind),
+                       slot=plan.send.shown, at=local_moment(plan.send.at, campaign),
+                       addresses="、".join(plan.unit.emails), missing=_missing(tx, plan))
+    params: dict[str, str] = {"missing": _missing(tx, plan)}
+    if plan.reason == ALREADY and plan.current is not None:
+        params.update(kind=_kind(tx, plan.current.kind), slot=plan.current.shown)
+    if plan.reason == NOT_DUE and plan.current is not None:
+        upcoming = plan.current
+        params["next"] = f"{_kind(tx, upcoming.kind)} {upcoming.shown}，{local_moment(upcoming.at, campaign)}"
+    reason = tx.text("remind", f"reason_{plan.reason}", **params)
+    return tx.text("remind", "pass_line", unit=plan.unit.name, reason=reason)
+
+
+INDENT = "  "
+
+
+def describe(tx: Templates, plans: list[UnitPlan], slots: tuple[Moment, ...], campaign: CampaignConfig,
+             now: datetime) -> list[str]:
+    def section(title: str, entries: list[str], empty: str = "none") -> list[str]:
+        return [tx.text("remind", title), *(INDENT + e for e in entries or [tx.text("remind", empty)])]
+
+    skips = [tx.text("remind", "skip_line", unit=p.unit.name, slots="、".join(m.shown for m in p.skip))
+             for p in plans if p.skip and p.reason != NO_ADDRESS]
+    return [
+        tx.text("remind", "dry_title", now=local_moment(now, campaign)),
+        *section("slots_title", [slot_line(tx, m, campaign) for m in slots], "no_slots"),
+        *section("send_title", [unit_line(tx, p, campaign) for p in plans if p.reason == DUE]),
+        *section("pass_title", [unit_line(tx, p, campaign) for p in plans if p.reason != DUE] + skips),
+    ]

@@ -1,0 +1,140 @@
+"""Checks: each rule looks at the facts and only ADDS problems. It never sends, stores or decides."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.adapters.config_file import CampaignConfig
+from bot.core.model import Category, ItemPlan, LargeFileLink, Problem, UnitMatch
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Everything a rule may look at for one message."""
+
+    campaign: CampaignConfig
+    received_at: datetime
+    match: UnitMatch
+    items: tuple[ItemPlan, ...]
+    unpack_problems: tuple[Problem, ...] = ()
+    links: tuple[LargeFileLink, ...] = ()
+
+    @property
+    def submitted(self) -> tuple[ItemPlan, ...]:
+        return tuple(i for i in self.items if i.skipped is None)
+
+    @property
+    def late(self) -> bool:
+        return self.received_at > self.campaign.deadline
+
+
+Rule = Callable[[Facts, list[Problem]], None]
+
+
+def unit_unknown(facts: Facts, problems: list[Problem]) -> None:
+    if facts.match.unit is None:
+        problems.append(Problem("unit_unknown"))
+
+
+def late_rejected(facts: Facts, problems: list[Problem]) -> None:
+    if facts.late and facts.campaign.late_policy == "reject":
+        problems.append(Problem("late_rejected"))
+
+
+def nothing_attached(facts: Facts, problems: list[Problem]) -> None:
+    if not facts.submitted and not facts.links and not facts.unpack_problems:
+        problems.append(Problem("no_attachments"))
+
+
+def containers(facts: Facts, problems: list[Problem]) -> None:
+    """Archives that could not be opened in full: encrypted, too deep, a bomb, corrupt, unsupported."""
+    problems.extend(facts.unpack_problems)
+
+
+def large_file_links(facts: Facts, problems: list[Problem]) -> None:
+    for link in facts.links:
+        params = (("size", link.size), ("expires", link.expires), ("provider", link.provider))
+        problems.append(Problem("large_file_link", link.filename or link.url, params))
+
+
+def photo_unreadable(facts: Facts, problems: list[Problem]) -> None:
+    for item in facts.submitted:
+        if item.category is Category.PHOTO and item.facts.image_error:
+            problems.append(
+                Problem("photo_unreadable", item.shown, (("index", item.index), ("error", item.facts.image_error)))
+            )
+
+
+def photo_too_small(facts: Facts, problems: list[Problem]) -> None:
+    minimum = facts.campaign.min_photo_bytes
+    for item in facts.submitted:
+        if item.category is Category.PHOTO and not item.facts.image_error and item.size < minimum:
+            params = (("index", item.index), ("size", item.size), ("min", minimum))
+            problems.append(Problem("photo_too_small", item.shown, params))
+
+
+def empty_file(facts: Facts, problems: list[Problem]) -> None:
+    for item in facts.submitted:
+        if item.size == 0:
+            problems.append(Problem("empty_file", item.shown, (("index", item.index),)))
+
+
+def photo_compressed(facts: Facts, problems: list[Problem]) -> None:
+    """A copy squeezed by WeChat or QQ: its name says so, or it has no camera EXIF and few pixels.
+    Photos already below the minimum size are left to photo_too_small."""
+    rules = facts.campaign.classify
+    patterns = [re.compile(p, re.IGNORECASE) for p in rules.compressed_names]
+    for item in facts.submitted:
+        f = item.facts
+        if item.category is not Category.PHOTO or f.image_error or item.size < facts.campaign.min_photo_bytes:
+            continue
+        named = any(p.search(item.filename) for p in patterns)
+        small = not f.has_exif and f.width is not None and f.height is not None and (
+            max(f.width, f.height) <= rules.compressed_long_edge)
+        if named or small:
+            why = "name" if named else "no-exif"
+            problems.append(Problem("photo_compressed", item.shown, (("index", item.index), ("why", why))))
+
+
+def photos_pasted_in_document(facts: Facts, problems: list[Problem]) -> None:
+    """Photos only pasted inside a Word or PDF file, with no photo file in the mail."""
+    if any(i.category is Category.PHOTO for i in facts.submitted):
+        return
+    for item in facts.submitted:
+        if item.facts.is_document and item.facts.embedded_images > 0:
+            problems.append(Problem("photos_pasted_in_document", item.shown,
+                                    (("count", item.facts.embedded_images),)))
+
+
+# The rules, in the order their problems are listed in a reply.
+RULES: tuple[Rule, ...] = (
+    unit_unknown,
+    late_rejected,
+    nothing_attached,
+    containers,
+    large_file_links,
+    empty_file,
+    photo_unreadable,
+    photo_too_small,
+    photo_compressed,
+    photos_pasted_in_document,
+)
+
+
+def check(facts: Facts, rules: tuple[Rule, ...] = RULES) -> tuple[Problem, ...]:
+    problems: list[Problem] = []
+    for rule in rules:
+        rule(facts, problems)
+    return tuple(problems)
+
+
+def counts_toward_unit(item: ItemPlan, problems: tuple[Problem, ...]) -> bool:
+    """A file counts for the unit unless a problem concerns it or it was stored before."""
+    if item.skipped is not None or item.already_stored:
+        return False
+    if any(p.code == "late_rejected" for p in problems):
+        return False
+    return not any(p.param("index") == item.index for p in problems)

@@ -1,0 +1,195 @@
+"""Staff commands: the few decisions the bot cannot make. Each one is recorded (who, when, what) in the
+audit trail and, where it changes how a message is read, as a standing decision the pipeline respects
+(bot/core/overrides.py); the message is then reprocessed so that files, counts and status follow at once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlmodel import Session, select
+
+from bot.bootstrap import App
+from bot.core.model import CATEGORIES, FORCE, IF_NEVER, NEVER
+from bot.core.overrides import ADDRESS, ASSIGN, CATEGORY, EXEMPT, item_key
+from bot.core.roster import load_roster
+from bot.office.roster_in_force import import_roster, load_overrides
+from storage import tables as t
+from storage.db import session
+
+if TYPE_CHECKING:
+    from bot.office.intake import Result
+
+
+class StaffError(ValueError):
+    """A staff command cannot do what was asked; `code` names the catalogue text, `params` fill it."""
+
+    def __init__(self, code: str, **params: Any) -> None:
+        super().__init__(code, params)
+        self.code = code
+        self.params = params
+
+
+@dataclass(frozen=True)
+class Done:
+    """What a command changed, for the confirmation line."""
+
+    code: str
+    params: dict[str, Any]
+
+
+def record(s: Session, now: datetime, actor: str, command: str, *, unit: str | None = None,
+           message_row_id: int | None = None, item_id: int | None = None, **detail: Any) -> t.ActionRow:
+    action = t.ActionRow(at=now, actor=actor, command=command, unit=unit, message_row_id=message_row_id,
+                         item_id=item_id, detail=json.dumps(detail, ensure_ascii=False, default=str))
+    s.add(action)
+    s.flush()
+    return action
+
+
+def decide(s: Session, action: t.ActionRow, kind: str, key: str, value: str, now: datetime) -> None:
+    s.add(t.OverrideRow(kind=kind, key=key, value=value, action_id=action.id, created_at=now))
+
+
+def _unit_name(app: App, name: str) -> str:
+    unit = app.roster.by_name(name)
+    if unit is None:
+        raise StaffError("unknown_unit", unit=name)
+    return unit.name
+
+
+def _campaign_message(s: Session, message_row_id: int) -> t.MessageRow:
+    row = s.get(t.MessageRow, message_row_id)
+    if row is None or row.raw_path is None or row.state not in (t.STORED, t.FAILED, t.CLAIMED):
+        raise StaffError("unknown_message", id=message_row_id)
+    return row
+
+
+def _reprocess(app: App, message_row_id: int, now: datetime, reply: str, actor: str) -> Result:
+    app.refresh_roster()
+    with session(app.engine) as s:
+        overrides = load_overrides(s)
+    return app.intake.reprocess(message_row_id, now, overrides, reply, actor)
+
+
+def assign(app: App, message_row_id: int, unit_name: str, actor: str, now: datetime,
+           learn_address: bool = False, notify: bool = False) -> Done:
+    """The message is this unit's; optionally its sender's address becomes the unit's, and the sender
+    gets a receipt for it now."""
+    unit = _unit_name(app, unit_name)
+    with session(app.engine) as s:
+        row = _campaign_message(s, message_row_id)
+        before = row.unit
+        action = record(s, now, actor, "assign", unit=unit, message_row_id=row.id, before=before,
+                        address=row.from_addr if learn_address else None)
+        decide(s, action, ASSIGN, str(row.id), unit, now)
+        if learn_address and row.from_addr:
+            decide(s, action, ADDRESS, row.from_addr.lower(), unit, now)
+        s.commit()
+    _reprocess(app, message_row_id, now, FORCE if notify else NEVER, actor)
+    return Done("assigned", {"id": message_row_id, "unit": unit, "before": before or "-"})
+
+
+def reclassify(app: App, item_id: int, category: str, actor: str, now: datetime) -> Done:
+    if category not in {c.value for c in CATEGORIES}:
+        raise StaffError("unknown_category", category=category, known=", ".join(c.value for c in CATEGORIES))
+    with session(app.engine) as s:
+        item = s.get(t.ItemRow, item_id)
+        if item is None:
+            raise StaffError("unknown_file", id=item_id)
+        before = item.category
+        action = record(s, now, actor, "reclassify", unit=item.unit, message_row_id=item.message_row_id,
+                        item_id=item.id, file=item.filename, before=before, after=category)
+        decide(s, action, CATEGORY, item_key(item.message_row_id, item.source, item.filename, item.sha256),
+               category, now)
+        message_row_id = item.message_row_id
+        s.commit()
+    _reprocess(app, message_row_id, now, NEVER, actor)
+    return Done("reclassified", {"id": item_id, "file": item.filename, "before": before, "after": category})
+
+
+def exempt(app: App, unit_name: str, actor: str, now: datetime, undo: bool = False) -> Done:
+    """The unit need not submit this campaign (or, with `undo`, must again)."""
+    unit = _unit_name(app, unit_name)
+    with session(app.engine) as s:
+        action = record(s, now, actor, "exempt", unit=unit, exempt=not undo)
+        decide(s, action, EXEMPT, unit, "" if undo else "1", now)
+        s.commit()
+    app.refresh_roster()
+    return Done("unexempted" if undo else "exempted", {"unit": unit})
+
+
+def resend(app: App, message_row_id: int, actor: str, now: datetime) -> Done:
+    """Answer the message again, with the unit's state as it is now."""
+    with session(app.engine) as s:
+        row = _campaign_message(s, message_row_id)
+        record(s, now, actor, "resend", unit=row.unit, message_row_id=row.id, to=row.from_addr)
+        s.commit()
+    result = _reprocess(app, message_row_id, now, FORCE, actor)
+    if result.reply_kind is None:
+        raise StaffError("nothing_to_resend", id=message_row_id)
+    return Done("resent", {"id": message_row_id, "to": row.from_addr or "-"})
+
+
+def reprocess(app: App, ids: Iterable[int], actor: str, now: datetime, reply: bool = False) -> Done:
+    """Run stored mail through the pipeline again; no reply unless asked or the message never had one."""
+    app.refresh_roster()  # once: the roster and the staff decisions do not change during the run
+    with session(app.engine) as s:
+        overrides = load_overrides(s)
+    done = 0
+    for message_row_id in ids:
+        with session(app.engine) as s:
+            row = _campaign_message(s, message_row_id)
+            record(s, now, actor, "reprocess", unit=row.unit, message_row_id=row.id, reply=reply)
+            s.commit()
+        app.intake.reprocess(message_row_id, now, overrides, FORCE if reply else IF_NEVER, actor)
+        done += 1
+    return Done("reprocessed", {"count": done})
+
+
+def all_campaign_messages(app: App) -> list[int]:
+    with session(app.engine) as s:
+        return [i for i in s.exec(select(t.MessageRow.id).where(
+            t.MessageRow.state.in_([t.STORED, t.FAILED]), t.MessageRow.raw_path.is_not(None))
+            .order_by(t.MessageRow.id)).all() if i is not None]
+
+
+def import_units(app: App, path: Path, actor: str, now: datetime) -> Done:
+    """Make the roster in `path` the one in force (RosterError when the file is wrong)."""
+    roster = load_roster(path)
+    with session(app.engine) as s:
+        row = import_roster(s, path, now, roster)
+        record(s, now, actor, "units-import", file=str(path.name), sha256=row.sha256, units=len(roster.units))
+        s.commit()
+    app.refresh_roster()
+    return Done("units_imported", {"count": len(roster.units), "file": path.name})
+
+
+def history(app: App, unit: str) -> list[dict[str, Any]]:
+    """Everything that happened to the unit, oldest first: mail received, replies sent, staff actions."""
+    events: list[dict[str, Any]] = []
+    with session(app.engine) as s:
+        messages = s.exec(select(t.MessageRow).where(t.MessageRow.unit == unit)).all()
+        ids = [m.id for m in messages]
+        for m in messages:
+            events.append({"at": m.received_at, "what": "received", "id": m.id, "subject": m.subject,
+                           "sender": m.from_addr, "status": m.disposition, "late": m.late})
+        for o in s.exec(select(t.OutboxRow).where(t.OutboxRow.message_row_id.in_(ids))).all():
+            events.append({"at": o.sent_at or o.created_at, "what": "reply", "state": o.state,
+                           "id": o.message_row_id, "kind": o.kind, "to": o.to_addr, "subject": o.subject})
+        for r in s.exec(select(t.ReminderRow).where(t.ReminderRow.unit == unit, t.ReminderRow.state == "sent")).all():
+            events.append({"at": r.at, "what": "reminder", "kind": r.kind, "slot": r.slot,
+                           "missing": [m for m in r.missing.split(",") if m]})
+        touched = select(t.ActionRow).where((t.ActionRow.unit == unit) | t.ActionRow.message_row_id.in_(ids))
+        for a in s.exec(touched).all():
+            events.append({"at": a.at, "what": "action", "command": a.command, "actor": a.actor,
+                           "id": a.message_row_id, "file_id": a.item_id, **json.loads(a.detail)})
+    for event in events:  # SQLite hands back naive UTC
+        if event["at"] is not None:
+            event["at"] = event["at"].replace(tzinfo=UTC) if event["at"].tzinfo is None else event["at"]
+    return sorted(events, key=lambda e: (e["at"] is None, e["at"] or datetime.min.replace(tzinfo=UTC)))

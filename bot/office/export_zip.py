@@ -1,0 +1,109 @@
+"""Every stored file in one ZIP, by unit and category, with a manifest Excel opens.
+
+Layout: `<unit>/<category label>/<stored name>`; mail no unit was found for goes under the catalogue's
+`export.unassigned_folder`. `manifest.csv` (UTF-8 with BOM) has one line per file, and one line per
+required unit that still lacks something (no folder is made for a unit that sent nothing: its
+manifest line says what is missing). Files are streamed into the archive one by one, never all in
+memory; a file missing on disk is listed with a note instead of stopping the export.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import tzinfo
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from bot.core.model import CATEGORIES
+from bot.core.render.reply import Templates
+from bot.core.render.workbook import local_text, state_text
+from storage.files import FileStore, safe_name
+
+MANIFEST = "manifest.csv"
+MANIFEST_COLUMNS = ("unit", "category", "name", "source", "zip_path", "bytes", "sha256", "received_at", "subject",
+                    "from", "note")
+# Already compressed: stored as they are (deflating them again costs time and gains nothing).
+_STORED_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".heic", ".webp", ".zip", ".rar", ".7z", ".docx", ".xlsx",
+                    ".pptx", ".pdf", ".mp4", ".mov"}
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One stored file and where it goes in the archive."""
+
+    unit: str | None
+    category: str
+    name: str  # as the sender named it
+    source: str  # where it sat in the mail
+    path: str  # relative to data_dir
+    zip_path: str
+    size: int
+    sha256: str
+    received_at: str | None
+    subject: str
+    sender: str
+
+
+def entries(report: dict[str, Any], tx: Templates) -> list[Entry]:
+    """Every stored file of the status report, in roster order, then unassigned; by category, then name."""
+    order = {u["name"]: n for n, u in enumerate(report["units"])}
+    categories = {c.value: n for n, c in enumerate(CATEGORIES)}
+    found: list[Entry] = []
+    used: set[str] = set()
+    for m in report["messages"]:
+        for f in m["files"]:
+            if not f.get("path"):
+                continue
+            folder = safe_name(m["unit"], "_") if m["unit"] else tx.text("export", "unassigned_folder")
+            label = safe_name(tx.label(f["category"]), "_")
+            zip_path = str(PurePosixPath(folder, label, PurePosixPath(f["path"]).name))
+            if zip_path in used:
+                continue  # the same stored file named twice
+            used.add(zip_path)
+            found.append(Entry(m["unit"], f["category"], f["name"], f.get("source", ""), f["path"], zip_path,
+                               f["bytes"], f["sha256"], m["received_at"], m.get("subject") or "", m["from"] or ""))
+    return sorted(found, key=lambda e: (order.get(e.unit or "", len(order)), e.unit is None,
+                                        categories.get(e.category, 9), e.zip_path))
+
+
+def manifest_rows(report: dict[str, Any], files: list[Entry], missing_on_disk: set[str], tx: Templates,
+                  tz: tzinfo) -> Iterator[list[str]]:
+    yield [tx.text("manifest", key) for key in MANIFEST_COLUMNS]
+    for e in files:
+        note = tx.text("manifest", "file_missing") if e.path in missing_on_disk else ""
+        yield [e.unit or tx.text("export", "unassigned_folder"), tx.label(e.category), e.name, e.source,
+               e.zip_path, str(e.size), e.sha256, local_text(e.received_at, tz), e.subject, e.sender, note]
+    for unit in report["units"]:
+        if unit["required"] and unit["missing"]:
+            note = state_text(unit, tx) if unit["files"] else tx.text("manifest", "nothing_sent")
+            yield [unit["name"], "", "", "", "", "", "", "", "", "", note]
+
+
+def manifest_bytes(rows: Iterator[list[str]]) -> bytes:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def write_zip(report: dict[str, Any], store: FileStore, tx: Templates, tz: tzinfo, path: Path) -> list[Entry]:
+    """Write the archive (through a temporary name, renamed at the end); the entries it holds."""
+    files = entries(report, tx)
+    missing: set[str] = set()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.part")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6, allowZip64=True) as zf:
+        for e in files:
+            source = store.absolute(e.path)
+            if not source.is_file():
+                missing.add(e.path)
+                continue
+            stored = PurePosixPath(e.path).suffix.lower() in _STORED_SUFFIXES
+            zf.write(source, e.zip_path, compress_type=zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED)
+        zf.writestr(MANIFEST, manifest_bytes(manifest_rows(report, files, missing, tx, tz)))
+    os.replace(tmp, path)
+    return [e for e in files if e.path not in missing]

@@ -1,0 +1,51 @@
+"""`intake inspect`: what the bot would decide for a message, storing and sending nothing."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bot.core.mail.parse import parse_mail
+from bot.core.model import UnitState
+from bot.core.pipeline import NO_REPLY, Context, analyse_raw, judge
+from bot.core.render.reply import Templates
+
+
+def preview(raw: bytes, received_at: datetime | None, fallback_time: datetime, ctx: Context,
+            templates: Templates) -> dict[str, Any]:
+    when = received_at or parse_mail(raw[:1024 * 1024]).date or fallback_time
+    analysis = analyse_raw(raw, when, ctx)
+    mail = analysis.mail
+    decision = judge(analysis, UnitState(), ctx.campaign)
+    would_reply = analysis.relevant and decision.outcome.reply != NO_REPLY and bool(mail.from_addr)
+    failure = next((d for d in mail.defects if d.startswith("unparsable")), None)
+    return {
+        "ok": failure is None,
+        "error": failure,
+        "has_headers": bool(mail.headers),
+        "message_id": mail.message_id,
+        "from": mail.from_addr,
+        "subject": mail.subject,
+        "received_at": when.isoformat(),
+        "campaign_mail": analysis.relevant,
+        "relevance": analysis.relevance,
+        "automatic": analysis.automatic,
+        "unit": analysis.match.unit,
+        "match": {"how": analysis.match.how, "matched": analysis.match.matched, "where": analysis.match.where,
+                  "needs_review": analysis.match.needs_review},
+        "late": decision.late,
+        "attachments": [
+            {"name": i.filename, "category": i.category.value, "reason": i.reason, "kind": i.facts.kind,
+             "bytes": i.size, "sha256": i.sha256, "counted": i.counted, "skipped": i.skipped}
+            for i in decision.items
+        ],
+        "problems": [
+            {"code": p.code, "file": p.file, "text": templates.problem_text(p, ctx.campaign, when)}
+            for p in decision.problems
+        ] if analysis.relevant else [],
+        "reply": decision.outcome.reply if would_reply else NO_REPLY,
+        "status": decision.outcome.status if analysis.relevant else "unrelated",
+        "review": list(decision.outcome.review) if analysis.relevant else [],
+        "would_reply": would_reply,
+        "defects": list(mail.defects),
+    }

@@ -1,0 +1,94 @@
+"""The outbox flusher: sends pending rows, records each result, retries with backoff, drops nothing."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, or_, select
+
+from bot.adapters.mailer import Mailer, SendError
+from storage import tables as t
+from storage.db import session
+
+log = logging.getLogger(__name__)
+
+BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1))
+
+
+def next_attempt(now: datetime, attempts: int) -> datetime:
+    return now + BACKOFF[min(attempts, len(BACKOFF)) - 1]
+
+
+@dataclass
+class FlushReport:
+    sent: int = 0
+    deferred: int = 0
+    failed: int = 0
+
+
+LEASE = timedelta(minutes=10)  # a flusher killed mid-send leaves its row due again after this
+
+
+def _claim(s: Session, row: t.OutboxRow, now: datetime) -> bool:
+    """Take the row for this flusher: a row is sent by one flusher only, across threads and processes."""
+    due = or_(t.OutboxRow.next_attempt_at.is_(None), t.OutboxRow.next_attempt_at <= now)
+    # synchronize_session=False: the default ("evaluate") would test this WHERE against every row loaded in
+    # the session, so a batch of n rows cost n² evaluations (3.7 s of a 5.5 s flush of 500 replies). Nothing
+    # reads the lease back from `row`; a deferral sets next_attempt_at itself.
+    result = s.exec(update(t.OutboxRow)  # type: ignore[call-overload]
+                    .where(t.OutboxRow.id == row.id, t.OutboxRow.state == t.PENDING, due)
+                    .values(next_attempt_at=now + LEASE)
+                    .execution_options(synchronize_session=False))
+    s.commit()
+    return bool(result.rowcount == 1)
+
+
+def flush_outbox(engine: Engine, mailer: Mailer, sender: str, now: datetime, limit: int = 500) -> FlushReport:
+    report = FlushReport()
+    now = now.astimezone(UTC)  # the database keeps UTC
+    with session(engine) as s:
+        rows = s.exec(
+            select(t.OutboxRow)
+            .where(t.OutboxRow.state == t.PENDING,
+                   or_(t.OutboxRow.next_attempt_at.is_(None), t.OutboxRow.next_attempt_at <= now))
+            .order_by(t.OutboxRow.id)
+            .limit(limit)
+        ).all()
+        try:
+            for row in rows:
+                if not _claim(s, row, now):
+                    continue  # another flusher (the worker, a staff command) has it
+                try:
+                    mailer.send(sender, row.to_addr, row.raw, row.header_message_id)
+                except SendError as exc:
+                    row.attempts += 1
+                    row.last_error = str(exc)
+                    if exc.permanent:
+                        row.state = t.SEND_FAILED
+                        report.failed += 1
+                        log.error("outbox %s to %s failed for good: %s", row.id, row.to_addr, exc)
+                    else:
+                        row.next_attempt_at = next_attempt(now, row.attempts)
+                        report.deferred += 1
+                        log.warning("outbox %s to %s deferred (attempt %s): %s", row.id, row.to_addr,
+                                    row.attempts, exc)
+                        s.add(row)
+                        s.commit()
+                        break  # the server is unwell: the rest wait for the next run
+                else:
+                    row.attempts += 1
+                    row.state = t.SENT
+                    row.sent_at = now
+                    row.last_error = None
+                    report.sent += 1
+                # Record each result at once: the only window that can repeat a mail is between
+                # the server's acceptance and this commit.
+                s.add(row)
+                s.commit()
+        finally:
+            mailer.close()
+    return report

@@ -1,0 +1,151 @@
+"""One polling cycle: read new mail above the cursor, process each message, mark it, advance."""
+
+from __future__ import annotations
+
+import email
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from bot.adapters.mailbox import FolderState, ImapMailbox, MailboxError
+from bot.office.intake import Intake, Result, Source
+from storage import tables as t
+from storage.db import session
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PollReport:
+    fetched: int = 0
+    results: list[Result] = field(default_factory=list)
+    resynced: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def count(self, state: str) -> int:
+        return sum(1 for r in self.results if r.state == state)
+
+
+def load_cursor(engine: Engine, folder: str) -> t.CursorRow | None:
+    with session(engine) as s:
+        return s.get(t.CursorRow, folder)
+
+
+def save_cursor(engine: Engine, folder: str, uidvalidity: int, last_uid: int) -> None:
+    with session(engine) as s:
+        row = s.get(t.CursorRow, folder)
+        if row is None:
+            row = t.CursorRow(folder=folder, uidvalidity=uidvalidity, last_uid=last_uid)
+        else:
+            row.uidvalidity, row.last_uid = uidvalidity, max(last_uid, row.last_uid if
+                                                             row.uidvalidity == uidvalidity else 0)
+        s.add(row)
+        s.commit()
+
+
+def poll_once(
+    box: ImapMailbox, intake: Intake, engine: Engine, clock: Callable[[], datetime],
+    report: PollReport | None = None,
+) -> PollReport:
+    """Every configured folder in turn; a folder that cannot be opened is logged and skipped.
+    Results add to `report`, so a cycle that reconnects counts everything once."""
+    report = report if report is not None else PollReport()
+    report.errors.clear()
+    for name in box.config.poll_folders:
+        try:
+            folder = box.open_folder(name)
+        except MailboxError as exc:
+            log.error("%s", exc)
+            report.errors.append(str(exc))
+            continue
+        poll_folder(box, folder, intake, engine, clock, report)
+    return report
+
+
+def poll_folder(
+    box: ImapMailbox, folder: FolderState, intake: Intake, engine: Engine, clock: Callable[[], datetime],
+    report: PollReport,
+) -> None:
+    cursor = load_cursor(engine, folder.name)
+    since = (intake.ctx.campaign.opens - timedelta(days=1)).date()
+    if cursor is None:
+        uids = box.uids_since(since)  # first run: mail older than the campaign is never read
+    elif cursor.uidvalidity != folder.uidvalidity:
+        log.warning("UIDVALIDITY of %s changed (%s → %s): resynchronising", folder.name,
+                    cursor.uidvalidity, folder.uidvalidity)
+        uids = resynchronise(box, engine, folder, box.uids_since(since), report)
+    else:
+        uids = box.uids_after(cursor.last_uid)
+    for uid in uids:
+        fetched = box.fetch(uid)
+        if fetched is None:
+            continue
+        report.fetched += 1
+        source = Source(folder.name, folder.uidvalidity, uid)
+        result = intake.process(fetched.raw, fetched.internaldate, source, clock())
+        report.results.append(result)
+        if result.campaign:
+            mark(box, engine, result.row_id, uid)
+        save_cursor(engine, folder.name, folder.uidvalidity, uid)
+    if cursor is None or cursor.uidvalidity != folder.uidvalidity:
+        save_cursor(engine, folder.name, folder.uidvalidity, max(uids, default=0))
+
+
+def mark(box: ImapMailbox, engine: Engine, row_id: int, uid: int) -> None:
+    with session(engine) as s:
+        row = s.get(t.MessageRow, row_id)
+        if row is None or row.marked:
+            return
+        box.mark_processed(uid)
+        row.marked = True
+        s.add(row)
+        s.commit()
+
+
+def header_key(header_bytes: bytes) -> str | None:
+    """The ledger key from a Message-ID header fetched alone, as `message_key` computes it."""
+    value = email.message_from_bytes(header_bytes).get("Message-ID")
+    if not value:
+        return None
+    mid = str(value).strip().strip("<>").strip()
+    if not mid:
+        return None
+    return hashlib.sha256(b"mid:" + mid.lower().encode("utf-8", "replace")).hexdigest()
+
+
+def resynchronise(
+    box: ImapMailbox, engine: Engine, folder: FolderState, uids: list[int], report: PollReport
+) -> list[int]:
+    """After a UIDVALIDITY change, re-bind known messages to their new UIDs without processing
+    them again; return the UIDs that still need processing."""
+    headers = box.message_ids(uids)
+    todo: list[int] = []
+    with session(engine) as s:
+        for uid in uids:
+            key = header_key(headers.get(uid, b""))
+            if key is None:
+                fetched = box.fetch(uid)
+                if fetched is None:
+                    continue
+                key = hashlib.sha256(fetched.raw).hexdigest()
+            row = s.exec(
+                select(t.MessageRow)
+                .where(t.MessageRow.key == key, t.MessageRow.folder == folder.name,
+                       t.MessageRow.uidvalidity != folder.uidvalidity)
+                .order_by(t.MessageRow.id)
+            ).first()
+            if row is None:
+                todo.append(uid)
+                continue
+            row.uidvalidity, row.uid, row.marked = folder.uidvalidity, uid, False
+            s.add(row)
+            s.commit()
+            report.resynced += 1
+            if row.state != t.UNRELATED:
+                mark(box, engine, row.id or 0, uid)
+    return todo

@@ -1,0 +1,188 @@
+"""The status report: every unit's state and every campaign message, as one JSON-ready value.
+
+`unit_report` is the units' part alone (what the digest, the workbook and the reminders read), counted
+by the database; `status_report` adds every file and every message (`status --json`, the ZIP export).
+Both give each unit the same state, because the second is built on the first.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
+from typing import Any
+
+from sqlalchemy import Connection, func
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from bot.adapters.config_file import CampaignConfig
+from bot.core.model import CATEGORIES
+from bot.core.roster import Roster
+from storage import tables as t
+from storage.db import collector_paused, plain, session
+
+_MESSAGE_COLUMNS = ("id", "message_id", "from_addr", "subject", "received_at", "unit", "state", "disposition",
+                    "late", "reply_kind", "review", "automatic", "match_how")
+_ITEM_COLUMNS = ("id", "message_row_id", "unit", "filename", "source", "category", "path", "size", "sha256",
+                 "counted", "reason")
+
+
+def _iso(value: datetime | None, tz: tzinfo | None = None) -> str | None:
+    """ISO text in the campaign's time zone; SQLite hands back naive UTC."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(tz).isoformat() if tz is not None else value.isoformat()
+
+
+def message_status(state: str, disposition: str | None) -> str:
+    """What `status` calls a message: its disposition, `duplicate`, or needs_attention when it failed."""
+    if state == t.DUPLICATE:
+        return "duplicate"
+    if state in (t.FAILED, t.CLAIMED):
+        return t.NEEDS_ATTENTION
+    return disposition or t.NEEDS_ATTENTION
+
+
+@dataclass
+class _UnitFacts:
+    counts: dict[str, dict[str, int]]  # unit → category → counted files
+    late: set[str]  # units with a counted file that came late
+    problems: dict[str, list[dict[str, Any]]]
+    last_mail: dict[str, datetime]  # the unit's latest own mail (not auto-replies, bounces or duplicates)
+    messages: int
+    unrelated: int
+    needs_attention: int
+
+
+def _unit_facts(connection: Connection) -> _UnitFacts:
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: {c.value: 0 for c in CATEGORIES})
+    late: set[str] = set()
+    item = t.ItemRow
+    for unit, category, count, any_late in connection.execute(
+            select(item.unit, item.category, func.count(), func.max(item.late))
+            .where(item.unit.is_not(None), item.counted).group_by(item.unit, item.category)):
+        counts[unit][category] = count
+        if any_late:
+            late.add(unit)
+    problems: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    p = t.ProblemRow
+    for unit, code, file, text in connection.execute(
+            select(p.unit, p.code, p.file, p.text).where(p.unit.is_not(None)).order_by(p.id)):
+        problems[unit].append({"code": code, "file": file, "text": text})
+    m = t.MessageRow
+    last_mail: dict[str, datetime] = {unit: moment for unit, moment in connection.execute(
+        select(m.unit, func.max(m.received_at))
+        .where(m.unit.is_not(None), m.received_at.is_not(None), m.state == t.STORED,
+               (m.automatic.is_(None)) | (m.automatic == ""))
+        .group_by(m.unit))}
+    by_status: dict[str, int] = defaultdict(int)
+    unrelated = 0
+    for state, disposition, count in connection.execute(
+            select(m.state, m.disposition, func.count()).group_by(m.state, m.disposition)):
+        if state == t.UNRELATED:
+            unrelated += count
+        else:
+            by_status[message_status(state, disposition)] += count
+    return _UnitFacts(counts, late, problems, last_mail, sum(by_status.values()), unrelated,
+                      by_status[t.NEEDS_ATTENTION])
+
+
+def _report(facts: _UnitFacts, roster: Roster, campaign: CampaignConfig,
+            files_by_unit: dict[str, list[dict[str, Any]]] | None = None) -> dict[str, Any]:
+    units = []
+    for unit in roster.units:
+        unit_counts = facts.counts[unit.name]
+        missing = [c for c in campaign.required if unit.required and not unit_counts.get(c)]
+        entry = {
+            "name": unit.name, "group": unit.group, "required": unit.required, "exempt": unit.exempt,
+            "counts": unit_counts,
+            "missing": missing, "complete": not missing, "late": unit.name in facts.late,
+            "problems": facts.problems[unit.name],
+            "last_received_at": _iso(facts.last_mail.get(unit.name), campaign.timezone),
+            "emails": list(unit.emails),
+        }
+        if files_by_unit is not None:
+            entry["files"] = files_by_unit[unit.name]
+        units.append(entry)
+    return {
+        "campaign": {
+            "name": campaign.name, "slug": campaign.slug, "opens": _iso(campaign.opens),
+            "deadline": _iso(campaign.deadline), "required": list(campaign.required),
+            "units_required": sum(1 for u in roster.units if u.required),
+            "units_complete": sum(1 for u in units if u["required"] and u["complete"]),
+            "messages": facts.messages, "needs_attention": facts.needs_attention, "unrelated_seen": facts.unrelated,
+        },
+        "units": units,
+    }
+
+
+def unit_report(engine: Engine, roster: Roster, campaign: CampaignConfig) -> dict[str, Any]:
+    """`campaign` and `units` of the status report, without the units' file lists."""
+    with session(engine) as s:
+        return _report(_unit_facts(s.connection()), roster, campaign)
+
+
+def status_report(engine: Engine, roster: Roster, campaign: CampaignConfig) -> dict[str, Any]:
+    with collector_paused(), session(engine) as s:
+        connection = s.connection()
+        facts = _unit_facts(connection)
+        messages = connection.execute(
+            plain(t.MessageRow, *_MESSAGE_COLUMNS).where(t.MessageRow.state != t.UNRELATED).order_by(t.MessageRow.id)
+        ).all()
+        items = connection.execute(plain(t.ItemRow, *_ITEM_COLUMNS).order_by(t.ItemRow.id)).all()
+        problems = connection.execute(plain(t.ProblemRow).order_by(t.ProblemRow.id)).all()
+        outbox = connection.execute(select(t.OutboxRow.message_row_id, t.OutboxRow.kind, t.OutboxRow.state)
+                                    .where(t.OutboxRow.message_row_id.is_not(None)).order_by(t.OutboxRow.id)).all()
+        actions = s.exec(select(t.ActionRow).order_by(t.ActionRow.id)).all()
+        bounced = set(s.exec(select(t.OutboxRow.message_row_id).where(t.OutboxRow.bounce_row_id.is_not(None))).all())
+        links = s.exec(select(t.LinkRow).order_by(t.LinkRow.id)).all()
+
+        sent = {m for m, _kind, state in outbox if state == t.SENT}
+        mid_of = {m.id: m.message_id for m in messages}
+        replies_by_msg: dict[int, list[dict[str, str]]] = defaultdict(list)
+        for message_row_id, kind, state in outbox:
+            replies_by_msg[message_row_id].append({"kind": kind, "state": state})
+        links_by_msg: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        for link in links:
+            links_by_msg[link.message_row_id].append({"provider": link.provider, "url": link.url,
+                                                      "name": link.filename, "size": link.size,
+                                                      "expires": link.expires})
+        files_by_msg: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        files_by_unit: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for item in items:
+            entry = {"id": item.id, "name": item.filename, "source": item.source, "category": item.category,
+                     "path": item.path, "bytes": item.size, "sha256": item.sha256,
+                     "message_id": mid_of.get(item.message_row_id),
+                     "counted": item.counted, "reason": item.reason}
+            files_by_msg[item.message_row_id].append(entry)
+            if item.unit is not None and item.path is not None:
+                files_by_unit[item.unit].append(entry)
+        problems_by_msg: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        for p in problems:
+            problems_by_msg[p.message_row_id].append({"code": p.code, "file": p.file, "text": p.text})
+
+        tz, prefix = campaign.timezone, campaign.reference_prefix
+        report = _report(facts, roster, campaign, files_by_unit)
+        report["messages"] = [
+            {
+                "message_id": m.message_id, "from": m.from_addr, "subject": m.subject,
+                "received_at": _iso(m.received_at, tz), "unit": m.unit,
+                "status": message_status(m.state, m.disposition), "late": m.late,
+                "files": files_by_msg[m.id], "problems": problems_by_msg[m.id],
+                "replied": m.id in sent, "reply_bounced": m.id in bounced, "links": links_by_msg[m.id],
+                "reply": m.reply_kind, "review": m.review.split(",") if m.review else [],
+                "automatic": m.automatic, "id": m.id, "reference": f"{prefix}-{m.id:04d}",
+                "match": m.match_how, "replies": replies_by_msg[m.id],
+            }
+            for m in messages
+        ]
+        report["actions"] = [
+            {"id": a.id, "at": _iso(a.at, tz), "actor": a.actor, "command": a.command, "unit": a.unit,
+             "message": a.message_row_id, "file": a.item_id, "detail": json.loads(a.detail)}
+            for a in actions
+        ]
+        return report
