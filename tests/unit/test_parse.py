@@ -327,11 +327,24 @@ def test_html_to_text_drops_scripts_and_keeps_blocks_on_lines() -> None:
 
 @given(st.text(alphabet="\r\nab", max_size=12))
 def test_the_line_end_search_the_parser_uses_matches_the_standard_regex(text: str) -> None:
+    import re
+
+    from bot.core.mail.parse import _feedparser
+
+    standard = re.compile(r"(\r\n|\r|\n)\Z")
+    ours = _feedparser().NLCRE_eol
+    assert not isinstance(ours, re.Pattern)  # the private copy of the feed parser has its own search
+    found, expected = ours.search(text), standard.search(text)
+    assert (found.group(0) if found else None) == (expected.group(0) if expected else None)
+
+
+def test_parsing_leaves_the_standard_feed_parser_as_it_is() -> None:
     import email.feedparser
     import re
 
-    standard = re.compile(r"(\r\n|\r|\n)\Z")
-    assert not isinstance(email.feedparser.NLCRE_eol, re.Pattern)  # bot.core.mail.parse put its own in
-    ours = email.feedparser.NLCRE_eol.search(text)
-    theirs = standard.search(text)
-    assert (ours.group(0) if ours else None) == (theirs.group(0) if theirs else None)
+    mail = parse_mail(b"Subject: s\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+                      b"Content-Type: text/plain\r\n\r\nhi\r\n--b--\r\n")
+    assert mail.text.strip() == "hi"
+    assert isinstance(email.feedparser.NLCRE_eol, re.Pattern)
+    assert email.feedparser.NLCRE_eol.pattern == r"(\r\n|\r|\n)\Z"
+    assert email.message_from_string("Subject: x\n\nbody\n").get_payload() == "body\n"

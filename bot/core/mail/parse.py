@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import binascii
 import email
-import email.feedparser
 import email.utils
+import functools
+import importlib.util
 import io
 import re
+import types
 import urllib.parse
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from email import policy
-from email.feedparser import BytesFeedParser
 from email.generator import BytesGenerator
 from email.message import Message
 
@@ -104,8 +105,18 @@ class _LineEndAtEnd:
         return self.pattern.search(text[-2:])
 
 
-if not isinstance(email.feedparser.NLCRE_eol, _LineEndAtEnd):
-    email.feedparser.NLCRE_eol = _LineEndAtEnd(email.feedparser.NLCRE_eol)  # type: ignore[assignment]
+@functools.cache
+def _feedparser() -> types.ModuleType:
+    """A private copy of `email.feedparser` whose NLCRE_eol is `_LineEndAtEnd`, loaded on first use. The
+    standard module stays as it is for every other user in the process; the copy builds the same
+    `email.message.Message` trees."""
+    spec = importlib.util.find_spec("email.feedparser")
+    if spec is None or spec.loader is None:  # pragma: no cover - the standard library always has it
+        raise ImportError("email.feedparser not found")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.NLCRE_eol = _LineEndAtEnd(module.NLCRE_eol)
+    return module
 
 
 def _message_tree(raw: bytes, defects: list[str]) -> Message:
@@ -124,7 +135,7 @@ def _message_from_bytes(raw: bytes) -> Message:
     """What `email.message_from_bytes` (compat32) returns, fed in slices: it would first decode the whole
     message to one str and wrap that in a StringIO (four bytes a character), five times the message
     in memory at once; the feed parser takes the bytes a slice at a time with the same result."""
-    parser = BytesFeedParser(policy=policy.compat32)
+    parser = _feedparser().BytesFeedParser(policy=policy.compat32)
     view = memoryview(raw)
     for start in range(0, len(raw), FEED_SLICE):
         parser.feed(bytes(view[start:start + FEED_SLICE]))
