@@ -170,7 +170,7 @@ def _scale_section(scale: Scale) -> list[str]:
             f"{i.best * 1000:.0f} ms | {i.subprocess_seconds:.2f} s |" for i in scale.idle]
     out += [
         "",
-        "The in-process poll cycle is `bot.office.cycle.poll_and_flush` (roster check, connect, log in, ID, SELECT, "
+        "The in-process poll cycle is `bot.worker.jobs.poll_and_flush` (roster check, connect, log in, ID, SELECT, "
         "search above the cursor, log out, outbox flush), commands counted as they leave imaplib. The command adds "
         "interpreter start-up and the start-up sweep of the data folder.",
         "",

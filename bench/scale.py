@@ -143,7 +143,7 @@ def drain_outbox(config: Path) -> float:
     idle; the seconds it took."""
     from bot.adapters.config_file import load_config
     from bot.bootstrap import build
-    from bot.office.cycle import flush
+    from bot.worker.jobs import flush
 
     app = build(load_config(config))
     clock = _fixed_clock(datetime.fromisoformat(NOW))
@@ -160,7 +160,7 @@ def idle_poll(config: Path, workdir: Path, messages: int) -> IdlePoll:
     IMAP commands counted) and once as `intake poll --once`."""
     from bot.adapters.config_file import load_config
     from bot.bootstrap import build
-    from bot.office.cycle import poll_and_flush
+    from bot.worker.jobs import poll_and_flush
 
     subprocess_seconds = _intake(config, workdir, "poll", "--once").seconds
     app = build(load_config(config))
@@ -192,8 +192,8 @@ def reports(config: Path, workdir: Path) -> list[Report]:
 
     from bot.adapters.config_file import load_config
     from bot.bootstrap import build
-    from bot.core.render.workbook import write_xlsx
-    from bot.office.digest import build_digest, write_digest
+    from bot.office.digest import write_digest
+    from bot.office.exports import write_xlsx
     from bot.office.status import status_report, unit_report
 
     app = build(load_config(config))
@@ -205,7 +205,7 @@ def reports(config: Path, workdir: Path) -> list[Report]:
         ("status --json", ["status", "--json"],
          lambda: json.dumps(status_report(app.engine, app.roster, campaign), ensure_ascii=False)),
         ("digest --out", ["digest", "--out", str(out / "d.html")],
-         lambda: write_digest(build_digest(app, now), out / "d2.html")),
+         lambda: write_digest(app.digests().build(now), out / "d2.html")),
         ("export --xlsx", ["export", "--xlsx", str(out / "u.xlsx")],
          lambda: write_xlsx(unit_report(app.engine, app.roster, campaign), app.templates, now, campaign.timezone,
                             out / "u2.xlsx")),

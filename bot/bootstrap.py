@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy.engine import Engine
 
 from bot.adapters.config_file import Config
-from bot.core.render.reply import Identity, Templates
+from bot.adapters.templates import Templates
+from bot.core.render.outgoing import Identity
 from bot.core.roster import Roster, RosterError
 from bot.office.roster_in_force import fingerprint, has_roster, roster_in_force, sync_config_roster
 from storage.db import make_engine
@@ -23,8 +24,11 @@ from storage.files import FileStore
 
 if TYPE_CHECKING:
     from bot.adapters.mailbox import ImapMailbox
-    from bot.adapters.mailer import SmtpMailer
+    from bot.adapters.smtp import SmtpMailer
+    from bot.office.digest import Digests
     from bot.office.intake import Intake
+    from bot.office.outbox import FlushReport
+    from bot.office.reminders import Reminders
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +76,35 @@ class App:
             self._intake.ctx = replace(self._intake.ctx, roster=self.roster)
         return True
 
+    def digests(self) -> Digests:
+        """The digest with the roster in force now."""
+        from bot.office.digest import FOLDER, Digests
+
+        c = self.config
+        return Digests(self.engine, c.storage.data_dir / FOLDER, c.campaign, self.roster, self.templates,
+                       self.identity, c.digest_to)
+
+    def reminders(self) -> Reminders:
+        """Reminders with the roster in force now."""
+        from bot.office.reminders import Reminders
+
+        c = self.config
+        return Reminders(self.engine, c.campaign, c.schedule, self.roster, self.templates, self.identity, c.digest_to)
+
+    def send_outbox(self, now: datetime) -> FlushReport:
+        """Send what the outbox holds (nothing to do without an [smtp] section)."""
+        from bot.office.outbox import FlushReport, flush_outbox
+
+        if self.config.smtp is None:
+            return FlushReport()
+        return flush_outbox(self.engine, self.mailer(), self.identity.address, now)
+
+    def sweep(self) -> list[str]:
+        """Start-up: remove stored files no row refers to."""
+        from bot.office.sweep import sweep_unreferenced
+
+        return sweep_unreferenced(self.engine, self.store, self.config.campaign.slug)
+
     def mailbox(self) -> ImapMailbox:
         from bot.adapters.mailbox import ImapMailbox
 
@@ -80,7 +113,7 @@ class App:
         return ImapMailbox(self.config.imap, ssl_context(self.config.imap.ca_file))
 
     def mailer(self) -> SmtpMailer:
-        from bot.adapters.mailer import SmtpMailer
+        from bot.adapters.smtp import SmtpMailer
 
         if self.config.smtp is None:
             raise SystemExit("config has no [smtp] section")

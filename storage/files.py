@@ -70,7 +70,7 @@ class FileStore:
         relative = f"raw/{digest[:2]}/{digest}.eml"
         path = self.absolute(relative)
         if not (path.exists() and path.stat().st_size == len(raw)):
-            self._write_atomic(path, raw)
+            write_atomic(path, raw)
         return relative
 
     def place(self, folder: Iterable[str], filename: str, payload: bytes, sha256: str) -> str:
@@ -84,7 +84,7 @@ class FileStore:
             relative = str(directory / name)
             path = self.absolute(relative)
             if not path.exists():
-                self._write_atomic(path, payload)
+                write_atomic(path, payload)
                 return relative
             if path.stat().st_size == len(payload) and sha256_hex(path.read_bytes()) == sha256:
                 return relative
@@ -108,16 +108,18 @@ class FileStore:
             removed.append(str(raw_tmp.relative_to(self.root).as_posix()))
         return removed
 
-    def _write_atomic(self, path: Path, data: bytes) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{TMP_PREFIX}{os.getpid()}-{path.name[:40]}")
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write `data` at `path` whole or not at all: a temporary file beside it, fsync, rename, fsync the folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{TMP_PREFIX}{os.getpid()}-{path.name[:40]}")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)

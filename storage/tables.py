@@ -2,10 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Column, LargeBinary, UniqueConstraint
+from sqlalchemy import Column, DateTime, LargeBinary, TypeDecorator, UniqueConstraint
 from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A moment kept as naive UTC (SQLite keeps no offset) and read back aware, in UTC: no caller converts."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None or value.tzinfo is None:
+            return value
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
 
 # Ledger states: the row's progress through the pipeline.
 CLAIMED = "claimed"  # row written, work under way (a crash leaves it here; the next run resumes)
@@ -39,7 +56,7 @@ class MessageRow(SQLModel, table=True):
     state: str = Field(index=True, default=CLAIMED)
     attempts: int = 0
     disposition: str | None = None  # accepted | needs_attention | ignored | duplicate
-    received_at: datetime | None = None
+    received_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # Content facts: only for campaign mail (unrelated mail keeps none of its content).
     message_id: str | None = None
     from_addr: str | None = None
@@ -58,8 +75,8 @@ class MessageRow(SQLModel, table=True):
     duplicate_of: int | None = None
     marked: bool = False  # flagged or moved on the server
     error: str | None = None
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
+    created_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    updated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class ItemRow(SQLModel, table=True):
@@ -112,10 +129,10 @@ class OutboxRow(SQLModel, table=True):
     raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     state: str = Field(index=True, default=PENDING)
     attempts: int = 0
-    next_attempt_at: datetime | None = None
+    next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_error: str | None = None
-    created_at: datetime | None = None
-    sent_at: datetime | None = None
+    created_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     bounce_row_id: int | None = None  # the bounce that came back for it
 
 
@@ -150,7 +167,7 @@ class RosterRow(SQLModel, table=True):
     __tablename__ = "roster"
 
     id: int | None = Field(default=None, primary_key=True)
-    imported_at: datetime
+    imported_at: datetime = Field(sa_type=UTCDateTime)
     source: str  # file name as given
     sha256: str = Field(index=True)
     units_json: str  # the units, as parsed
@@ -166,7 +183,7 @@ class OverrideRow(SQLModel, table=True):
     key: str  # unit name | mail address | message row id | item key
     value: str  # "" withdraws an earlier decision
     action_id: int | None = Field(default=None, foreign_key="action.id")
-    created_at: datetime
+    created_at: datetime = Field(sa_type=UTCDateTime)
 
 
 class ActionRow(SQLModel, table=True):
@@ -175,7 +192,7 @@ class ActionRow(SQLModel, table=True):
     __tablename__ = "action"
 
     id: int | None = Field(default=None, primary_key=True)
-    at: datetime
+    at: datetime = Field(sa_type=UTCDateTime)
     actor: str
     command: str  # assign | reclassify | exempt | resend | reprocess | units-import
     unit: str | None = Field(default=None, index=True)
@@ -202,10 +219,10 @@ class ReminderRow(SQLModel, table=True):
     kind: str  # reminder | overdue
     slot: str  # the slot as written in the config ("-3d 09:00"), or "overdue"
     state: str  # sent | skipped | no_address
-    moment: datetime  # the slot's moment (UTC)
+    moment: datetime = Field(sa_type=UTCDateTime)  # the slot's moment (UTC)
     missing: str = ""  # categories still missing then, comma-separated
     outbox_ids: str = ""  # the outbox rows (one per address), comma-separated
-    at: datetime  # when this row was written (UTC)
+    at: datetime = Field(sa_type=UTCDateTime)  # when this row was written (UTC)
 
 
 class JobRunRow(SQLModel, table=True):
@@ -218,6 +235,6 @@ class JobRunRow(SQLModel, table=True):
     job: str  # digest
     key: str  # 2020-12-03
     state: str  # claimed | sent | skipped | empty (the job queued nothing)
-    moment: datetime  # the slot's moment (UTC)
+    moment: datetime = Field(sa_type=UTCDateTime)  # the slot's moment (UTC)
     outbox_row_id: int | None = None
-    at: datetime  # when this row was last written (UTC)
+    at: datetime = Field(sa_type=UTCDateTime)  # when this row was last written (UTC)

@@ -13,8 +13,8 @@ import typer
 from rich.console import Console
 
 from bot.adapters.config_file import Config, ConfigError, load_config
+from bot.adapters.templates import Templates
 from bot.bootstrap import App, build, system_clock
-from bot.core.render.reply import Templates
 from bot.core.roster import RosterError
 from storage.lock import AlreadyRunning, WorkerLock
 

@@ -1,24 +1,87 @@
-"""`intake demo`: the real pipeline over the sample mail shipped with the project; no server needed."""
+"""`intake demo`, the embedded default: the real pipeline over the sample mail shipped with the project.
+
+No mail server is needed: messages are read from the packaged .eml files (received at their Date), the
+replies are written as .eml files instead of being sent, and the next morning's digest is written too.
+"""
 
 from __future__ import annotations
 
+import shutil
+from dataclasses import replace
+from datetime import UTC, datetime, time, timedelta
+from importlib import resources
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlmodel import func, select
 
-from bot.cli.app import app, console, words
+from bot.adapters.config_file import StorageConfig, load_config
+from bot.bootstrap import App, build
+from bot.cli.app import app as cli
+from bot.cli.app import console, words
 from bot.cli.reports import print_review, print_status
+from bot.office.review import review_list
 from bot.office.status import unit_report
+from storage import tables as t
+from storage.db import session
+from storage.files import sha256_hex
 
 
-@app.command()
+def samples_dir() -> Path:
+    return Path(str(resources.files("bot.samples")))
+
+
+def run_demo(out: Path) -> tuple[App, Path]:
+    """Process the samples into `out`; the app and the folder of replies."""
+    from bot.adapters.mailer import FolderMailer
+    from bot.core.mail.parse import parse_mail
+    from bot.office.intake import Source
+    from bot.office.outbox import flush_outbox
+
+    out = out.resolve()
+    if out.exists():
+        if not (out / "intake.db").exists() and any(out.iterdir()):
+            raise SystemExit(f"{out} exists and is not a demo folder; choose another --out")
+        shutil.rmtree(out)
+    config = load_config(samples_dir() / "demo.toml")
+    config = replace(config, storage=StorageConfig(out, f"sqlite:///{out / 'intake.db'}"))
+    app = build(config)
+    outbox = out / "outbox"
+    mailer = FolderMailer(outbox)
+    last = config.campaign.opens
+    for path in sorted(samples_dir().glob("*.eml")):
+        raw = path.read_bytes()
+        received = parse_mail(raw).date or last
+        last = max(last, received)
+        now = received + timedelta(minutes=1)
+        app.intake.process(raw, received, Source(f"import:{sha256_hex(raw)[:32]}", 0, 0), now)
+        flush_outbox(app.engine, mailer, app.identity.address, now)
+    return app, outbox
+
+
+def demo_digest(app: App, outbox: Path) -> Path:
+    """The staff digest the morning after the last sample (HTML and XLSX under digests/, its mail in
+    the outbox folder); the HTML's path."""
+    from bot.adapters.mailer import FolderMailer
+    from bot.office.outbox import flush_outbox
+
+    with session(app.engine) as s:
+        last = s.exec(select(func.max(t.MessageRow.received_at))).one()
+    tz = app.config.campaign.timezone
+    day = (last.replace(tzinfo=UTC) if last else app.config.campaign.opens).astimezone(tz).date() + timedelta(days=1)
+    morning = datetime.combine(day, app.config.schedule.digest_time or time(8, 30), tz)
+    _row, html, _xlsx = app.digests().queue_files(morning)
+    flush_outbox(app.engine, FolderMailer(outbox), app.identity.address, morning)
+    return html
+
+
+@cli.command()
 def demo(
     out: Annotated[Path, typer.Option(help="Folder for the demo's data (wiped first)")] = Path("demo-output"),
 ) -> None:
     """Run the real pipeline over the sample mail shipped with the project; no server needed."""
-    from bot.office.demo import demo_digest, run_demo
-    from bot.office.review import review_list
+    from bot.cli.demo import demo_digest, run_demo
 
     application, replies = run_demo(out)
     digest = demo_digest(application, replies)

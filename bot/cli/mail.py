@@ -12,16 +12,16 @@ from typing import Annotated, Any
 
 import typer
 
+from bot.adapters.roster_file import load_roster
+from bot.adapters.templates import Templates
 from bot.bootstrap import App
 from bot.cli.app import app, console, flush_words, load, open_app, parse_moment, state, words, worker_lock
-from bot.core.render.reply import Templates
-from bot.core.roster import RosterError, load_roster
+from bot.core.roster import RosterError
 
 
 @app.command()
 def run() -> None:
     """The scheduled worker: poll every poll_interval_seconds and flush the outbox, until stopped."""
-    from bot.office.cycle import sweep
     from bot.worker.scheduler import run_worker
 
     application = open_app()
@@ -32,7 +32,7 @@ def run() -> None:
         console.print(words(tx, "run_started", seconds=application.config.poll_interval_seconds))
 
     try:
-        sweep(application)
+        application.sweep()
         run_worker(application, state.clock, started)
     finally:
         lock.release()
@@ -42,14 +42,14 @@ def run() -> None:
 @app.command()
 def poll(once: Annotated[bool, typer.Option("--once", help="One cycle, then exit")] = False) -> None:
     """Fetch new mail, process it and send pending replies."""
-    from bot.office.cycle import poll_and_flush, sweep
+    from bot.worker.jobs import poll_and_flush
 
     if not once:
         run()
         return
     application = open_app()
     with worker_lock(application):
-        sweep(application)
+        application.sweep()
         report = poll_and_flush(application, state.clock)
     p = report.poll
     console.print(words(
@@ -86,7 +86,7 @@ def import_(
     send: Annotated[bool, typer.Option(help="Send the replies now (when [smtp] is set)")] = True,
 ) -> None:
     """Process .eml or .mbox files exported from a mail client, through the same pipeline."""
-    from bot.office.cycle import flush
+    from bot.worker.jobs import flush
 
     application = open_app()
     fixed = parse_moment(received_at) if received_at else None

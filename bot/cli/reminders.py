@@ -17,15 +17,14 @@ def remind(
 ) -> None:
     """Queue the reminders and overdue notices due now and send them; --dry-run only shows them."""
     from bot.core.render.reminder_dry_run import describe
-    from bot.office.cycle import flush
-    from bot.office.reminders import plan_now, queue_reminders, slots
+    from bot.worker.jobs import flush
 
     application = open_app()
     tx, now = application.templates, state.clock()
     if dry_run:
-        reminders, overdue = slots(application)
+        reminders, overdue = application.reminders().slots()
         moments = (*reminders, *((overdue,) if overdue else ()))
-        for line in describe(tx, plan_now(application, now), moments, application.config.campaign, now):
+        for line in describe(tx, application.reminders().plan_now(now), moments, application.config.campaign, now):
             console.print(line, markup=False, highlight=False)
         return
     lock = WorkerLock(application.config.storage.data_dir)
@@ -35,7 +34,7 @@ def remind(
         console.print(tx.text("remind", "already_running", pid=exc.holder), style="red")
         raise typer.Exit(3) from exc
     try:
-        report = queue_reminders(application, now)
+        report = application.reminders().queue(now)
         sent = flush(application, state.clock)
     finally:
         lock.release()

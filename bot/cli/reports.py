@@ -11,12 +11,13 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from bot.adapters.templates import Templates
 from bot.bootstrap import App
 from bot.cli.app import app, console, flush_words, open_app, state, words
 from bot.core.model import CATEGORIES
-from bot.core.render.reply import Templates
+from bot.core.review import ReviewEntry
 from bot.office.decisions import history
-from bot.office.review import ReviewEntry, review_list
+from bot.office.review import review_list
 from bot.office.status import status_report, unit_report
 from storage.lock import AlreadyRunning, WorkerLock
 
@@ -138,7 +139,7 @@ def digest_cmd(
     send: Annotated[bool, typer.Option("--send", help="Queue it for staff.digest_to and send it now")] = False,
 ) -> None:
     """The staff digest, now: progress, every unit, what arrived since the last one, what needs a decision."""
-    from bot.office.digest import build_digest, queue_digest_files, write_digest
+    from bot.office.digest import write_digest
 
     application = open_app()
     if out is None and not send:
@@ -146,16 +147,16 @@ def digest_cmd(
         raise typer.Exit(2)
     now = state.clock()
     if out is not None:
-        html, xlsx = write_digest(build_digest(application, now), out)
+        html, xlsx = write_digest(application.digests().build(now), out)
         console.print(said(application, "digest_written", html=html, xlsx=xlsx))
     if not send:
         return
-    row_id, html, xlsx = queue_digest_files(application, now)
+    row_id, html, xlsx = application.digests().queue_files(now)
     if row_id is None:
         console.print(said(application, "digest_no_recipients", html=html, xlsx=xlsx))
         return
     console.print(said(application, "digest_queued", html=html, xlsx=xlsx, to=", ".join(application.config.digest_to)))
-    from bot.office.cycle import flush
+    from bot.worker.jobs import flush
 
     lock = WorkerLock(application.config.storage.data_dir)
     try:
@@ -177,8 +178,7 @@ def export_cmd(
                                                                 "with manifest.csv")] = None,
 ) -> None:
     """Export the unit table (XLSX, ready to print) and/or every stored file (ZIP with a manifest)."""
-    from bot.core.render.workbook import write_xlsx
-    from bot.office.export_zip import write_zip
+    from bot.office.exports import write_xlsx, write_zip
     from bot.office.status import status_report, unit_report
 
     application = open_app()

@@ -69,7 +69,7 @@ def act(change: Callable[[App], Done]) -> None:
 
 
 def flush_now(application: App) -> int:
-    from bot.office.cycle import flush
+    from bot.worker.jobs import flush
 
     return flush(application, state.clock).sent
 

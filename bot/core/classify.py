@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import unicodedata
 
-from bot.adapters.config_file import ClassifyRules
 from bot.core.model import Category, Classification, FileFacts
+from bot.core.settings import ClassifyRules
 
 UNCLASSIFIED = "unclassified"
 

@@ -10,7 +10,6 @@ import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from bot.adapters.config_file import CampaignConfig
 from bot.core.classify import classify
 from bot.core.files.file_facts import inspect_file
 from bot.core.files.unpack import unpack
@@ -33,6 +32,7 @@ from bot.core.model import (
 )
 from bot.core.roster import Roster
 from bot.core.rules import Facts, check, counts_toward_unit
+from bot.core.settings import CampaignConfig
 
 # Reply kinds.
 RECEIPT = "receipt"

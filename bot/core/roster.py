@@ -1,6 +1,6 @@
-"""The roster: which units must submit, by which addresses. CSV or XLSX in, a frozen Roster out.
+"""The roster: which units must submit, by which addresses. CSV or XLSX bytes in, a frozen Roster out.
 
-`parse_roster_rows` is the pure part; `load_roster` only reads the file and turns it into rows.
+Pure: `roster_from_bytes` takes a file's content; bot/adapters/roster_file.py reads the file.
 Errors name the file, the row as Excel or a text editor numbers it, and the column.
 """
 
@@ -71,20 +71,16 @@ class Roster:
         return [unit.name for unit in self.units]
 
 
-def load_roster(path: Path) -> Roster:
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise RosterError(f"{path}: cannot read the roster: {exc}") from exc
-    suffix = path.suffix.lower()
+def roster_from_bytes(data: bytes, name: str) -> Roster:
+    """A roster file's bytes; `name` (the file's name) tells CSV from XLSX and names the file in errors."""
+    suffix = Path(name).suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
-        rows = _xlsx_rows(data, str(path))
+        rows = _xlsx_rows(data, name)
     elif suffix == ".xls":
-        raise RosterError(f"{path}: old .xls files are not supported; save it as .xlsx or .csv")
+        raise RosterError(f"{name}: old .xls files are not supported; save it as .xlsx or .csv")
     else:
-        rows = _csv_rows(_decode(data, str(path)))
-    return parse_roster_rows(rows, str(path))
+        rows = _csv_rows(_decode(data, name))
+    return parse_roster_rows(rows, name)
 
 
 def parse_roster_rows(rows: list[list[str]], source: str) -> Roster:

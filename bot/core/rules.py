@@ -7,8 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.adapters.config_file import CampaignConfig
 from bot.core.model import Category, ItemPlan, LargeFileLink, Problem, UnitMatch
+from bot.core.settings import CampaignConfig
 
 
 @dataclass(frozen=True)

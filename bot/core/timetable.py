@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 
 import chinese_calendar
 
-from bot.adapters.config_file import CampaignConfig, ScheduleConfig, Slot
+from bot.core.settings import CampaignConfig, ScheduleConfig, Slot
 
 log = logging.getLogger(__name__)
 

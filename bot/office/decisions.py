@@ -10,20 +10,34 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from bot.bootstrap import App
+from bot.adapters.roster_file import load_roster
 from bot.core.model import CATEGORIES, FORCE, IF_NEVER, NEVER
 from bot.core.overrides import ADDRESS, ASSIGN, CATEGORY, EXEMPT, item_key
-from bot.core.roster import load_roster
+from bot.core.roster import Roster
 from bot.office.roster_in_force import import_roster, load_overrides
 from storage import tables as t
 from storage.db import session
 
 if TYPE_CHECKING:
-    from bot.office.intake import Result
+    from bot.office.intake import Intake, Result
+
+
+class Desk(Protocol):
+    """What staff decisions need: the database, the roster in force (taken again after a change) and the
+    intake that reprocesses a message (the application, bot/bootstrap.py, is one)."""
+
+    engine: Engine
+    roster: Roster
+
+    @property
+    def intake(self) -> Intake: ...
+
+    def refresh_roster(self) -> bool: ...
 
 
 class StaffError(ValueError):
@@ -52,11 +66,11 @@ def record(s: Session, now: datetime, actor: str, command: str, *, unit: str | N
     return action
 
 
-def decide(s: Session, action: t.ActionRow, kind: str, key: str, value: str, now: datetime) -> None:
+def keep_decision(s: Session, action: t.ActionRow, kind: str, key: str, value: str, now: datetime) -> None:
     s.add(t.OverrideRow(kind=kind, key=key, value=value, action_id=action.id, created_at=now))
 
 
-def _unit_name(app: App, name: str) -> str:
+def _unit_name(app: Desk, name: str) -> str:
     unit = app.roster.by_name(name)
     if unit is None:
         raise StaffError("unknown_unit", unit=name)
@@ -70,14 +84,14 @@ def _campaign_message(s: Session, message_row_id: int) -> t.MessageRow:
     return row
 
 
-def _reprocess(app: App, message_row_id: int, now: datetime, reply: str, actor: str) -> Result:
+def _reprocess(app: Desk, message_row_id: int, now: datetime, reply: str, actor: str) -> Result:
     app.refresh_roster()
     with session(app.engine) as s:
         overrides = load_overrides(s)
     return app.intake.reprocess(message_row_id, now, overrides, reply, actor)
 
 
-def assign(app: App, message_row_id: int, unit_name: str, actor: str, now: datetime,
+def assign(app: Desk, message_row_id: int, unit_name: str, actor: str, now: datetime,
            learn_address: bool = False, notify: bool = False) -> Done:
     """The message is this unit's; optionally its sender's address becomes the unit's, and the sender
     gets a receipt for it now."""
@@ -87,15 +101,15 @@ def assign(app: App, message_row_id: int, unit_name: str, actor: str, now: datet
         before = row.unit
         action = record(s, now, actor, "assign", unit=unit, message_row_id=row.id, before=before,
                         address=row.from_addr if learn_address else None)
-        decide(s, action, ASSIGN, str(row.id), unit, now)
+        keep_decision(s, action, ASSIGN, str(row.id), unit, now)
         if learn_address and row.from_addr:
-            decide(s, action, ADDRESS, row.from_addr.lower(), unit, now)
+            keep_decision(s, action, ADDRESS, row.from_addr.lower(), unit, now)
         s.commit()
     _reprocess(app, message_row_id, now, FORCE if notify else NEVER, actor)
     return Done("assigned", {"id": message_row_id, "unit": unit, "before": before or "-"})
 
 
-def reclassify(app: App, item_id: int, category: str, actor: str, now: datetime) -> Done:
+def reclassify(app: Desk, item_id: int, category: str, actor: str, now: datetime) -> Done:
     if category not in {c.value for c in CATEGORIES}:
         raise StaffError("unknown_category", category=category, known=", ".join(c.value for c in CATEGORIES))
     with session(app.engine) as s:
@@ -105,7 +119,7 @@ def reclassify(app: App, item_id: int, category: str, actor: str, now: datetime)
         before = item.category
         action = record(s, now, actor, "reclassify", unit=item.unit, message_row_id=item.message_row_id,
                         item_id=item.id, file=item.filename, before=before, after=category)
-        decide(s, action, CATEGORY, item_key(item.message_row_id, item.source, item.filename, item.sha256),
+        keep_decision(s, action, CATEGORY, item_key(item.message_row_id, item.source, item.filename, item.sha256),
                category, now)
         message_row_id = item.message_row_id
         s.commit()
@@ -113,18 +127,18 @@ def reclassify(app: App, item_id: int, category: str, actor: str, now: datetime)
     return Done("reclassified", {"id": item_id, "file": item.filename, "before": before, "after": category})
 
 
-def exempt(app: App, unit_name: str, actor: str, now: datetime, undo: bool = False) -> Done:
+def exempt(app: Desk, unit_name: str, actor: str, now: datetime, undo: bool = False) -> Done:
     """The unit need not submit this campaign (or, with `undo`, must again)."""
     unit = _unit_name(app, unit_name)
     with session(app.engine) as s:
         action = record(s, now, actor, "exempt", unit=unit, exempt=not undo)
-        decide(s, action, EXEMPT, unit, "" if undo else "1", now)
+        keep_decision(s, action, EXEMPT, unit, "" if undo else "1", now)
         s.commit()
     app.refresh_roster()
     return Done("unexempted" if undo else "exempted", {"unit": unit})
 
 
-def resend(app: App, message_row_id: int, actor: str, now: datetime) -> Done:
+def resend(app: Desk, message_row_id: int, actor: str, now: datetime) -> Done:
     """Answer the message again, with the unit's state as it is now."""
     with session(app.engine) as s:
         row = _campaign_message(s, message_row_id)
@@ -136,7 +150,7 @@ def resend(app: App, message_row_id: int, actor: str, now: datetime) -> Done:
     return Done("resent", {"id": message_row_id, "to": row.from_addr or "-"})
 
 
-def reprocess(app: App, ids: Iterable[int], actor: str, now: datetime, reply: bool = False) -> Done:
+def reprocess(app: Desk, ids: Iterable[int], actor: str, now: datetime, reply: bool = False) -> Done:
     """Run stored mail through the pipeline again; no reply unless asked or the message never had one."""
     app.refresh_roster()  # once: the roster and the staff decisions do not change during the run
     with session(app.engine) as s:
@@ -152,14 +166,14 @@ def reprocess(app: App, ids: Iterable[int], actor: str, now: datetime, reply: bo
     return Done("reprocessed", {"count": done})
 
 
-def all_campaign_messages(app: App) -> list[int]:
+def all_campaign_messages(app: Desk) -> list[int]:
     with session(app.engine) as s:
         return [i for i in s.exec(select(t.MessageRow.id).where(
             t.MessageRow.state.in_([t.STORED, t.FAILED]), t.MessageRow.raw_path.is_not(None))
             .order_by(t.MessageRow.id)).all() if i is not None]
 
 
-def import_units(app: App, path: Path, actor: str, now: datetime) -> Done:
+def import_units(app: Desk, path: Path, actor: str, now: datetime) -> Done:
     """Make the roster in `path` the one in force (RosterError when the file is wrong)."""
     roster = load_roster(path)
     with session(app.engine) as s:
@@ -170,7 +184,7 @@ def import_units(app: App, path: Path, actor: str, now: datetime) -> Done:
     return Done("units_imported", {"count": len(roster.units), "file": path.name})
 
 
-def history(app: App, unit: str) -> list[dict[str, Any]]:
+def history(app: Desk, unit: str) -> list[dict[str, Any]]:
     """Everything that happened to the unit, oldest first: mail received, replies sent, staff actions."""
     events: list[dict[str, Any]] = []
     with session(app.engine) as s:

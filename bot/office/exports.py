@@ -1,6 +1,7 @@
-"""Every stored file in one ZIP, by unit and category, with a manifest Excel opens.
+"""Exports for staff: the unit table as XLSX (报送情况统计表, built by bot/core/render/workbook.py), and every
+stored file in one ZIP, by unit and category, with a manifest Excel opens.
 
-Layout: `<unit>/<category label>/<stored name>`; mail no unit was found for goes under the catalogue's
+ZIP layout: `<unit>/<category label>/<stored name>`; mail no unit was found for goes under the catalogue's
 `export.unassigned_folder`. `manifest.csv` (UTF-8 with BOM) has one line per file, and one line per
 required unit that still lacks something (no folder is made for a unit that sent nothing: its
 manifest line says what is missing). Files are streamed into the archive one by one, never all in
@@ -15,14 +16,14 @@ import os
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from bot.core.model import CATEGORIES
-from bot.core.render.reply import Templates
-from bot.core.render.workbook import local_text, state_text
-from storage.files import FileStore, safe_name
+from bot.core.render.texts import Texts
+from bot.core.render.workbook import build_workbook, local_text, state_text, workbook_bytes
+from storage.files import FileStore, safe_name, write_atomic
 
 MANIFEST = "manifest.csv"
 MANIFEST_COLUMNS = ("unit", "category", "name", "source", "zip_path", "bytes", "sha256", "received_at", "subject",
@@ -30,6 +31,12 @@ MANIFEST_COLUMNS = ("unit", "category", "name", "source", "zip_path", "bytes", "
 # Already compressed: stored as they are (deflating them again costs time and gains nothing).
 _STORED_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".heic", ".webp", ".zip", ".rar", ".7z", ".docx", ".xlsx",
                     ".pptx", ".pdf", ".mp4", ".mov"}
+
+
+def write_xlsx(report: dict[str, Any], tx: Texts, made_at: datetime, tz: tzinfo, path: Path) -> Path:
+    """The unit table (`report` is bot.office.status.unit_report's) at `path`, written atomically."""
+    write_atomic(path, workbook_bytes(build_workbook(report, tx, made_at, tz)))
+    return path
 
 
 @dataclass(frozen=True)
@@ -49,7 +56,7 @@ class Entry:
     sender: str
 
 
-def entries(report: dict[str, Any], tx: Templates) -> list[Entry]:
+def entries(report: dict[str, Any], tx: Texts) -> list[Entry]:
     """Every stored file of the status report, in roster order, then unassigned; by category, then name."""
     order = {u["name"]: n for n, u in enumerate(report["units"])}
     categories = {c.value: n for n, c in enumerate(CATEGORIES)}
@@ -71,7 +78,7 @@ def entries(report: dict[str, Any], tx: Templates) -> list[Entry]:
                                         categories.get(e.category, 9), e.zip_path))
 
 
-def manifest_rows(report: dict[str, Any], files: list[Entry], missing_on_disk: set[str], tx: Templates,
+def manifest_rows(report: dict[str, Any], files: list[Entry], missing_on_disk: set[str], tx: Texts,
                   tz: tzinfo) -> Iterator[list[str]]:
     yield [tx.text("manifest", key) for key in MANIFEST_COLUMNS]
     for e in files:
@@ -90,7 +97,7 @@ def manifest_bytes(rows: Iterator[list[str]]) -> bytes:
     return buffer.getvalue().encode("utf-8-sig")
 
 
-def write_zip(report: dict[str, Any], store: FileStore, tx: Templates, tz: tzinfo, path: Path) -> list[Entry]:
+def write_zip(report: dict[str, Any], store: FileStore, tx: Texts, tz: tzinfo, path: Path) -> list[Entry]:
     """Write the archive (through a temporary name, renamed at the end); the entries it holds."""
     files = entries(report, tx)
     missing: set[str] = set()

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from bot.adapters.templates import Templates
 from bot.core.mail.parse import parse_mail
 from bot.core.model import UnitState
 from bot.core.pipeline import NO_REPLY, Context, analyse_raw, judge
-from bot.core.render.reply import Templates
 
 
 def preview(raw: bytes, received_at: datetime | None, fallback_time: datetime, ctx: Context,

@@ -17,12 +17,15 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, delete, func, select
 
-from bot.adapters.config_file import ReplyLimits
+from bot.adapters.templates import Templates
 from bot.core.mail.triage import returned_message_ids
 from bot.core.model import AUTO, CATEGORIES, FORCE, IF_NEVER, ItemPlan, Mail, UnitState
 from bot.core.overrides import Overrides, apply_to_analysis
 from bot.core.pipeline import NO_REPLY, Analysis, Context, Decision, analyse_raw, in_thread_of, judge, replied_message
-from bot.core.render.reply import FileLine, Identity, ReplyInput, Templates, UnitSummary, local_moment, render_reply
+from bot.core.render.formats import local_moment
+from bot.core.render.outgoing import Identity
+from bot.core.render.reply import FileLine, ReplyInput, UnitSummary, render_reply
+from bot.core.settings import ReplyLimits
 from storage import tables as t
 from storage.db import session
 from storage.files import FileStore, safe_name

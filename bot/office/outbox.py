@@ -23,6 +23,18 @@ def next_attempt(now: datetime, attempts: int) -> datetime:
     return now + BACKOFF[min(attempts, len(BACKOFF)) - 1]
 
 
+def queue_outgoing(s: Session, kind: str, to_addr: str, subject: str, message_id: str, raw: bytes, now: datetime,
+                   message_row_id: int | None = None) -> int:
+    """Put one mail in the outbox, due now, in the caller's transaction (flushed for its id, committed by
+    the caller with the data the mail describes). The row's id."""
+    stamp = now.astimezone(UTC)
+    row = t.OutboxRow(message_row_id=message_row_id, kind=kind, to_addr=to_addr, subject=subject,
+                      header_message_id=message_id, raw=raw, state=t.PENDING, next_attempt_at=stamp, created_at=stamp)
+    s.add(row)
+    s.flush()
+    return row.id or 0
+
+
 @dataclass
 class FlushReport:
     sent: int = 0

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import email
 import hashlib
+import imaplib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -12,6 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
+from bot.adapters.config_file import ImapConfig
 from bot.adapters.mailbox import FolderState, ImapMailbox, MailboxError
 from bot.office.intake import Intake, Result, Source
 from storage import tables as t
@@ -149,3 +152,43 @@ def resynchronise(
             if row.state != t.UNRELATED:
                 mark(box, engine, row.id or 0, uid)
     return todo
+
+
+def poll_with_retries(
+    open_mailbox: Callable[[], ImapMailbox], intake: Intake, engine: Engine, clock: Callable[[], datetime],
+    imap: ImapConfig | None, sleep: Callable[[float], None] = time.sleep,
+) -> tuple[PollReport, str | None]:
+    """Poll, reconnecting after a dropped connection with growing pauses (imap.retry_delays); the report and
+    the error that ended the cycle, if any. A refusal (wrong password, Unsafe Login, missing folder) is not
+    retried: only a person can fix it, and the next scheduled cycle tries again."""
+    report = PollReport()
+    error: str | None = None
+    delays = imap.retry_delays if imap else ()
+    for attempt in range(len(delays) + 1):
+        try:
+            with open_mailbox() as box:
+                poll_once(box, intake, engine, clock, report)
+            error = "; ".join(report.errors) or None
+            break
+        except MailboxError as exc:
+            error = str(exc)
+            log.error("%s", exc)
+            break
+        except (OSError, TimeoutError, imaplib.IMAP4.error) as exc:
+            error = connection_lost(imap, exc)
+            if attempt < len(delays):
+                log.warning("%s; reconnecting in %s s", error, delays[attempt])
+                sleep(delays[attempt])
+            else:
+                log.error("%s; giving up until the next cycle", error)
+    return report, error
+
+
+def connection_lost(imap: ImapConfig | None, exc: BaseException) -> str:
+    """Why the connection was lost; a server that stopped answering (imap.timeout_seconds on connect and
+    on every read) is named as such."""
+    if imap is None:
+        return f"IMAP connection lost: {exc}"
+    if isinstance(exc, TimeoutError):
+        return f"IMAP server {imap.host}:{imap.port} did not answer within {imap.timeout_seconds:g} s"
+    return f"IMAP connection to {imap.host} lost: {exc}"

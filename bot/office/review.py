@@ -7,60 +7,42 @@ References name the row a decision concerns, by a letter and the row id:
   R<id>  outgoing mail that answered no message (a digest, a reminder: OutboxRow.id)
 A reply that failed or bounced is listed under the message it answered (M<id>: what `intake resend`
 takes). `intake assign` and `reprocess` take M ids, `intake reclassify` F ids.
-`parse_ref("M12")` gives ("M", 12); a plain number is read as a message.
+The references and the entry value are bot/core/review.py's.
 
 `review_entries` is pure (rows in, entries out); `load_review_rows` is the thin query.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
-from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import or_, select
 
+from bot.core.review import (
+    BOUNCED_REPLY,
+    FAILED,
+    FILE,
+    KINDS,
+    LARGE_FILE_LINK,
+    LINK,
+    MESSAGE,
+    PHOTO_COMPRESSED,
+    REPLY,
+    REPLY_LIMIT,
+    SEND_FAILED,
+    SENDER_AUTH_FAILED,
+    UNASSIGNED,
+    UNCLASSIFIED_FILE,
+    UNREGISTERED_SENDER,
+    ReviewEntry,
+)
 from storage import tables as t
 from storage.db import plain, session
 
-MESSAGE, FILE, LINK, REPLY = "M", "F", "L", "R"
-
-# Entry kinds, in the order staff see them (most urgent first). Their Chinese labels are in the
-# message catalogue, section [review_kinds].
-FAILED = "failed"  # processing raised: kept with its traceback
-SEND_FAILED = "send_failed"  # a reply the SMTP server refused for good
-BOUNCED_REPLY = "bounced_reply"  # a reply that came back as a bounce
-SENDER_AUTH_FAILED = "sender_auth_failed"  # a registered address failing DMARC/SPF: nothing counted
-UNASSIGNED = "unassigned"  # campaign mail no unit could be found for
-UNREGISTERED_SENDER = "unregistered_sender"  # unit found by name, not by a registered address
-REPLY_LIMIT = "reply_limit"  # no reply sent: too many to that address or thread
-UNCLASSIFIED_FILE = "unclassified_file"  # category "other"
-PHOTO_COMPRESSED = "photo_compressed"  # looks like a WeChat/QQ copy
-LARGE_FILE_LINK = "large_file_link"  # 超大附件: the file itself was not received
-KINDS = (FAILED, SEND_FAILED, BOUNCED_REPLY, SENDER_AUTH_FAILED, UNASSIGNED, UNREGISTERED_SENDER, REPLY_LIMIT,
-         UNCLASSIFIED_FILE, PHOTO_COMPRESSED, LARGE_FILE_LINK)
-
 _TRUSTED_MATCHES = ("address", "staff")  # a registered address, or a person's decision
-_REF = re.compile(r"\s*([MFLRmflr]?)(\d+)\s*")
-
-
-@dataclass(frozen=True)
-class ReviewEntry:
-    ref: str  # "M12", "F31", "L2", "R7"
-    kind: str  # one of KINDS
-    message: int | None  # the message row it came from
-    unit: str | None
-    sender: str  # the mail address of the message (or the reply's recipient)
-    subject: str
-    received_at: str | None  # ISO, campaign time zone
-    file: str  # the file or link name it concerns, "" for a whole message
-    detail: str  # what the row says: the error, the problem text, the link, the match
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -70,14 +52,6 @@ class ReviewRows:
     problems: Sequence[t.ProblemRow]
     links: Sequence[t.LinkRow]
     replies: Sequence[t.OutboxRow]  # failed or bounced outgoing mail
-
-
-def parse_ref(text: str) -> tuple[str, int]:
-    """("M", 12) from "M12", "m12" or "12"; ValueError otherwise."""
-    match = _REF.fullmatch(text)
-    if match is None:
-        raise ValueError(f"not a review reference: {text!r} (e.g. M12, F31, L2, R7)")
-    return (match.group(1).upper() or MESSAGE), int(match.group(2))
 
 
 def _local(value: datetime | None, tz: tzinfo) -> str | None:

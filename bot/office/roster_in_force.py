@@ -16,9 +16,10 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, func, select
 
+from bot.adapters.roster_file import load_roster
 from bot.core.model import Unit
 from bot.core.overrides import Overrides, apply_to_roster
-from bot.core.roster import Roster, RosterError, load_roster
+from bot.core.roster import Roster, RosterError
 from storage import tables as t
 from storage.db import session
 

@@ -17,9 +17,9 @@ from sqlalchemy import Connection, func
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from bot.adapters.config_file import CampaignConfig
 from bot.core.model import CATEGORIES
 from bot.core.roster import Roster
+from bot.core.settings import CampaignConfig
 from storage import tables as t
 from storage.db import collector_paused, plain, session
 

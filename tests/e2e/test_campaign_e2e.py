@@ -24,9 +24,8 @@ from sqlmodel import select
 
 from bot.adapters.config_file import load_config
 from bot.bootstrap import App, build
-from bot.office.cycle import poll_and_flush
 from bot.office.decisions import exempt
-from bot.office.due import run_due
+from bot.worker.jobs import poll_and_flush, run_due
 from storage import tables as t
 from storage.db import session
 from tests.e2e.harness import BOT_ADDRESS, INTAKE, body_text, parse

@@ -10,7 +10,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from bot.office.demo import samples_dir
+from bot.cli.demo import samples_dir
 from tests.e2e.harness import BOT_ADDRESS, INTAKE, Setup, write_config
 from tests.e2e.servers import Dovecot, SmtpSink, append, fetch_flags
 from tests.e2e.test_poll_e2e import MAILS, TO, when

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.office.demo import samples_dir
+from bot.cli.demo import samples_dir
 from tests.e2e.harness import INTAKE
 
 CORPORA = Path(__file__).resolve().parents[3] / "shared" / "corpora"

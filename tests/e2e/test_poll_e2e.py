@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.core.render.reply import filesize
+from bot.core.render.formats import filesize
 from tests.e2e.harness import BOT_ADDRESS, Setup, body_text, write_config
 from tests.e2e.servers import Dovecot, SmtpSink, append, create_folder, fetch_flags
 from tests.fixtures import clients

@@ -3,9 +3,9 @@
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.adapters.config_file import CampaignConfig
 from bot.core.model import Category, FileFacts, ItemPlan, LargeFileLink, Problem, UnitMatch
 from bot.core.rules import Facts, check
+from bot.core.settings import CampaignConfig
 
 TZ = ZoneInfo("Asia/Shanghai")
 CAMPAIGN = CampaignConfig(name="活动", slug="c", opens=datetime(2020, 12, 3, tzinfo=TZ),

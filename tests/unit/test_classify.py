@@ -4,10 +4,10 @@ from dataclasses import replace
 
 import pytest
 
-from bot.adapters.config_file import ClassifyRules
 from bot.core.classify import classify
 from bot.core.files.file_facts import inspect_file
 from bot.core.model import Category, Classification, FileFacts
+from bot.core.settings import ClassifyRules
 from tests.fixtures.files import make_docx, make_jpeg, make_pdf, make_zip
 
 RULES = ClassifyRules()

@@ -21,8 +21,9 @@ from PIL import Image
 from sqlmodel import select
 
 from bot.bootstrap import App
-from bot.office.demo import run_demo
-from bot.office.digest import build_digest, progress, queue_digest, write_digest
+from bot.cli.demo import run_demo
+from bot.core.render.digest import progress
+from bot.office.digest import write_digest
 from bot.office.intake import Source
 from storage import tables as t
 from storage.db import session
@@ -59,7 +60,7 @@ def test_days_left_are_counted_in_the_campaign_time_zone(demo: App, now: datetim
 
 
 def test_the_first_digest_shows_progress_every_unit_all_arrivals_and_the_review_list(demo: App) -> None:
-    digest = build_digest(demo, DEC20)
+    digest = demo.digests().build(DEC20)
     assert digest.subject == "【报送日报】2020年国际志愿者日主题宣传和实践活动：3/7 个必报单位已报齐（12月20日）"
     lines = digest.text.splitlines()
     assert lines[:6] == [
@@ -84,7 +85,7 @@ def test_the_first_digest_shows_progress_every_unit_all_arrivals_and_the_review_
 
 def test_queue_digest_writes_the_files_and_queues_one_mail_to_all_staff(demo: App) -> None:
     demo = replace(demo, config=replace(demo.config, digest_to=("office@example.cn", "lead@example.cn")))
-    row_id = queue_digest(demo, DEC20)
+    row_id = demo.digests().queue(DEC20)
     (row,) = outbox_digests(demo)
     assert row.id == row_id and row.state == "pending" and row.message_row_id is None
     assert row.to_addr == "office@example.cn, lead@example.cn"
@@ -109,7 +110,7 @@ def test_queue_digest_writes_the_files_and_queues_one_mail_to_all_staff(demo: Ap
 
 
 def test_the_next_digest_lists_only_what_arrived_since_the_last_one(demo: App) -> None:
-    first = queue_digest(demo, DEC20)
+    first = demo.digests().queue(DEC20)
     raw = clients.foxmail(
         from_addr="yiyuan-tw@example.com", from_name="市第一人民医院", to="wmb-collect@163.example",
         subject="市第一人民医院 志愿服务活动材料", body="请查收",
@@ -118,7 +119,7 @@ def test_the_next_digest_lists_only_what_arrived_since_the_last_one(demo: App) -
         date=DEC20 + timedelta(hours=1),
     )
     demo.intake.process(raw, DEC20 + timedelta(hours=1), Source("INBOX", 1, 99), DEC20 + timedelta(hours=1))
-    second = queue_digest(demo, DEC20 + timedelta(days=1))
+    second = demo.digests().queue(DEC20 + timedelta(days=1))
     rows = outbox_digests(demo)
     assert [r.id for r in rows] == [first, second]
     assert rows[0].header_message_id != rows[1].header_message_id
@@ -131,13 +132,13 @@ def test_the_next_digest_lists_only_what_arrived_since_the_last_one(demo: App) -
 
 def test_without_recipients_the_digest_is_only_written_and_still_marks_the_time(demo: App) -> None:
     demo = replace(demo, config=replace(demo.config, digest_to=()))
-    assert queue_digest(demo, DEC20) is None
+    assert demo.digests().queue(DEC20) is None
     assert outbox_digests(demo) == []
     folder = demo.config.storage.data_dir / "digests"
     assert sorted(p.name for p in folder.iterdir()) == ["2020-12-20-090000.html", "2020-12-20-090000.xlsx"]
-    later = build_digest(demo, DEC20 + timedelta(days=1))
+    later = demo.digests().build(DEC20 + timedelta(days=1))
     assert "二、上次日报（12月20日09:00）以来收到的邮件（0 封）" in later.text
-    assert queue_digest(demo, DEC20) is None  # the same moment again: a second file, not an overwrite
+    assert demo.digests().queue(DEC20) is None  # the same moment again: a second file, not an overwrite
     assert "2020-12-20-090000-2.html" in {p.name for p in folder.iterdir()}
 
 
@@ -154,7 +155,7 @@ def chromium() -> str | None:
 def test_the_digest_renders_in_headless_chromium(demo: App, tmp_path: Path) -> None:
     binary = chromium()
     assert binary is not None, "running as root: `make install-dovecot` should have installed chromium"
-    html, _ = write_digest(build_digest(demo, DEC20), tmp_path / "digest.html")
+    html, _ = write_digest(demo.digests().build(DEC20), tmp_path / "digest.html")
     png = tmp_path / "out.png"
     proc = subprocess.run(
         [binary, "--headless", "--no-sandbox", "--disable-gpu", f"--screenshot={png}", "--window-size=1200,2000",
@@ -174,8 +175,8 @@ def test_the_digest_renders_in_headless_chromium(demo: App, tmp_path: Path) -> N
 
 
 def test_a_long_review_list_is_cut_in_the_mail_and_says_how_many_more(demo: App) -> None:
-    from bot.office.digest import MAX_REVIEW, Arrivals, render_digest
-    from bot.office.review import ReviewEntry
+    from bot.core.render.digest import MAX_REVIEW, Arrivals, render_digest
+    from bot.core.review import ReviewEntry
     from bot.office.status import unit_report
 
     entries = [ReviewEntry(f"F{n}", "unclassified_file", 1, "东城区文明办", "a@example.cn", "主题",
@@ -190,7 +191,8 @@ def test_a_long_review_list_is_cut_in_the_mail_and_says_how_many_more(demo: App)
 
 
 def test_a_long_arrival_list_shows_the_first_ones_and_says_how_many_more(demo: App) -> None:
-    from bot.office.digest import arrivals_since, render_digest
+    from bot.core.render.digest import render_digest
+    from bot.office.digest import arrivals_since
     from bot.office.status import unit_report
 
     everything = arrivals_since(demo.engine, None, DEC20)

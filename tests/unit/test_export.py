@@ -15,11 +15,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from openpyxl import load_workbook
 
+from bot.adapters.templates import Templates
 from bot.bootstrap import App
-from bot.core.render.reply import Templates
-from bot.core.render.workbook import build_workbook, display_width, unit_rows, workbook_bytes, write_xlsx
-from bot.office.demo import run_demo
-from bot.office.export_zip import MANIFEST, write_zip
+from bot.cli.demo import run_demo
+from bot.core.render.workbook import build_workbook, display_width, unit_rows, workbook_bytes
+from bot.office.exports import MANIFEST, write_xlsx, write_zip
 from bot.office.status import status_report
 
 TZ = ZoneInfo("Asia/Shanghai")

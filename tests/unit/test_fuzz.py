@@ -14,11 +14,11 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.adapters.config_file import CampaignConfig, Limits
 from bot.core.mail.parse import parse_mail
 from bot.core.model import Unit, UnitState
 from bot.core.pipeline import Context, analyse, judge
 from bot.core.roster import Roster
+from bot.core.settings import CampaignConfig, Limits
 from tests.fixtures import archives, clients
 from tests.fixtures.files import make_docx, make_jpeg, make_pdf
 

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
+from bot.adapters.templates import Templates
 from bot.core.pipeline import Context
-from bot.core.render.reply import Identity, Templates
+from bot.core.render.outgoing import Identity
 from bot.office.intake import Intake, Source
 from storage import tables as t
 from storage.db import make_engine, session

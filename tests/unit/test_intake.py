@@ -9,11 +9,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import select
 
-from bot.adapters.config_file import CampaignConfig
+from bot.adapters.templates import Templates
 from bot.core.model import Unit
 from bot.core.pipeline import Context
-from bot.core.render.reply import Identity, Templates
+from bot.core.render.outgoing import Identity
 from bot.core.roster import Roster
+from bot.core.settings import CampaignConfig
 from bot.office.intake import Intake, Source
 from storage import tables as t
 from storage.db import make_engine, session

@@ -5,10 +5,10 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.adapters.config_file import CampaignConfig
 from bot.core.model import Attachment, Category, Mail, Unit, UnitState
 from bot.core.pipeline import ASK_UNIT, NO_REPLY, PROBLEMS, RECEIPT, Context, analyse, judge
 from bot.core.roster import Roster
+from bot.core.settings import CampaignConfig
 from tests.fixtures.files import make_docx, make_jpeg, make_png
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -169,8 +169,8 @@ def test_a_registered_sender_failing_dmarc_gets_no_receipt_and_nothing_counts() 
 
 
 def test_an_oversized_mail_is_judged_by_its_headers_and_the_sender_asked_to_split_it() -> None:
-    from bot.adapters.config_file import Limits
     from bot.core.pipeline import analyse_raw
+    from bot.core.settings import Limits
     from tests.fixtures import clients
 
     raw = clients.foxmail(from_addr="dc@example.cn", from_name="", to="bot@x", subject="东城区照片", body="x",

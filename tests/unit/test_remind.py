@@ -15,7 +15,6 @@ from sqlmodel import select
 from bot.adapters.config_file import parse_config
 from bot.bootstrap import App, build
 from bot.core.render.reminder_dry_run import describe
-from bot.office.reminders import plan_now, queue_reminders, slots
 from storage import tables as t
 from storage.db import session
 
@@ -86,7 +85,7 @@ def text_of(message: EmailMessage) -> str:
 
 def test_a_reminder_lists_exactly_what_the_unit_still_lacks_and_how_to_send_it(tmp_path: Path) -> None:
     app = make_app(tmp_path)
-    report = queue_reminders(app, at(10, 13, 9))
+    report = app.reminders().queue(at(10, 13, 9))
     assert report.queued_units == ["东城区文明办", "北塘区文明办"]
     mails = outbox(app)
     assert [to for to, _ in mails] == ["dc-wmb@example.cn", "dc-office@example.cn", "bt@example.cn"]
@@ -108,7 +107,7 @@ def test_a_reminder_lists_exactly_what_the_unit_still_lacks_and_how_to_send_it(t
 
 def test_reminder_mail_is_marked_as_the_bots_own_with_unique_message_ids(tmp_path: Path) -> None:
     app = make_app(tmp_path)
-    queue_reminders(app, at(10, 13, 9))
+    app.reminders().queue(at(10, 13, 9))
     mails = [m for _, m in outbox(app)]
     assert {m["X-Report-Intake"] for m in mails} == {"nd-2020"}
     assert {m["Auto-Submitted"] for m in mails} == {"auto-generated"}
@@ -119,9 +118,9 @@ def test_reminder_mail_is_marked_as_the_bots_own_with_unique_message_ids(tmp_pat
 
 def test_each_slot_goes_to_a_unit_once_and_missed_slots_are_recorded_as_skipped(tmp_path: Path) -> None:
     app = make_app(tmp_path)
-    assert queue_reminders(app, at(10, 13, 9)).mails == 3
-    assert queue_reminders(app, at(10, 13, 9, 15)).mails == 0
-    assert queue_reminders(build(app.config), at(10, 13, 17)).mails == 0  # a fresh App: the ledger holds
+    assert app.reminders().queue(at(10, 13, 9)).mails == 3
+    assert app.reminders().queue(at(10, 13, 9, 15)).mails == 0
+    assert build(app.config).reminders().queue(at(10, 13, 17)).mails == 0  # a fresh App: the ledger holds
     with session(app.engine) as s:
         ledger = {(r.unit, r.slot, r.state) for r in s.exec(select(t.ReminderRow)).all()}
     assert ledger == {
@@ -136,11 +135,11 @@ def test_each_slot_goes_to_a_unit_once_and_missed_slots_are_recorded_as_skipped(
 
 def test_the_overdue_notice_goes_once_after_the_deadline_to_units_still_incomplete(tmp_path: Path) -> None:
     app = make_app(tmp_path)
-    assert queue_reminders(app, at(10, 15, 9, 59)).mails == 0
+    assert app.reminders().queue(at(10, 15, 9, 59)).mails == 0
     give(app, "北塘区文明办", "photo")
-    report = queue_reminders(app, at(10, 15, 10))
+    report = app.reminders().queue(at(10, 15, 10))
     assert report.queued_units == ["东城区文明办"]
-    assert queue_reminders(app, at(10, 16, 10)).mails == 0
+    assert app.reminders().queue(at(10, 16, 10)).mails == 0
     (_, first), (_, second) = outbox(app)
     assert first["Subject"] == "【逾期提醒】国庆主题宣传活动：材料尚未报齐"
     body = text_of(first)
@@ -151,7 +150,7 @@ def test_the_overdue_notice_goes_once_after_the_deadline_to_units_still_incomple
 
 def test_copy_staff_sends_each_reminder_to_staff_too_marked_as_a_copy(tmp_path: Path) -> None:
     app = make_app(tmp_path, copy_staff=True)
-    queue_reminders(app, at(10, 13, 9))
+    app.reminders().queue(at(10, 13, 9))
     mails = outbox(app)
     assert [to for to, _ in mails] == ["dc-wmb@example.cn", "dc-office@example.cn", "office@example.cn",
                                        "bt@example.cn", "office@example.cn"]
@@ -162,11 +161,11 @@ def test_copy_staff_sends_each_reminder_to_staff_too_marked_as_a_copy(tmp_path: 
 
 def test_dry_run_says_who_would_get_what_and_why_the_others_get_nothing(tmp_path: Path) -> None:
     app = make_app(tmp_path)
-    queue_reminders(app, at(9, 30, 9))  # the first slot went out on time
+    app.reminders().queue(at(9, 30, 9))  # the first slot went out on time
     give(app, "北塘区文明办", "photo")  # complete since
     now = at(10, 10, 9, 5)
-    reminders, overdue = slots(app)
-    lines = describe(app.templates, plan_now(app, now), (*reminders, overdue), app.config.campaign, now)  # type: ignore[arg-type]
+    reminders, overdue = app.reminders().slots()
+    lines = describe(app.templates, app.reminders().plan_now(now), (*reminders, overdue), app.config.campaign, now)  # type: ignore[arg-type]
     assert lines == [
         "催报预览（按 10月10日09:05 计算，不发送任何邮件）",
         "时点：",
@@ -184,12 +183,14 @@ def test_dry_run_says_who_would_get_what_and_why_the_others_get_nothing(tmp_path
         "  市志愿服务指导中心：已免报",
         "  北塘区文明办：已报齐",
     ]
-    assert queue_reminders(app, now).queued_units == ["东城区文明办"]
-    lines = describe(app.templates, plan_now(app, now), reminders, app.config.campaign, now)
+    assert app.reminders().queue(now).queued_units == ["东城区文明办"]
+    lines = describe(app.templates, app.reminders().plan_now(now), reminders, app.config.campaign, now)
     assert "  东城区文明办：催报 -3d 09:00 已发过" in lines
-    lines = describe(app.templates, plan_now(app, at(10, 11, 12)), reminders, app.config.campaign, at(10, 11, 12))
+    lines = describe(app.templates, app.reminders().plan_now(at(10, 11, 12)), reminders, app.config.campaign,
+                     at(10, 11, 12))
     assert "  东城区文明办：催报 -3d 09:00 已发过" in lines  # its window is open until the next slot
-    lines = describe(app.templates, plan_now(app, at(10, 14, 19)), reminders, app.config.campaign, at(10, 14, 19))
+    lines = describe(app.templates, app.reminders().plan_now(at(10, 14, 19)), reminders, app.config.campaign,
+                     at(10, 14, 19))
     assert ("  东城区文明办：当前没有到期的时点（下一个：逾期提醒 1d 10:00，10月15日10:00）"
             "（尚缺：活动简报、典型事例、经验总结）") in lines
 
@@ -197,8 +198,8 @@ def test_dry_run_says_who_would_get_what_and_why_the_others_get_nothing(tmp_path
 def test_a_unit_that_missed_slots_is_listed_with_the_slots_that_will_be_skipped(tmp_path: Path) -> None:
     app = make_app(tmp_path)
     now = at(10, 13, 9, 30)
-    reminders, _ = slots(app)
-    lines = describe(app.templates, plan_now(app, now), reminders, app.config.campaign, now)
+    reminders, _ = app.reminders().slots()
+    lines = describe(app.templates, app.reminders().plan_now(now), reminders, app.config.campaign, now)
     assert lines[-2:] == ["  东城区文明办：错过的时点 -10d 09:00、-3d 09:00 将记为跳过，不再补发",
                           "  北塘区文明办：错过的时点 -10d 09:00、-3d 09:00 将记为跳过，不再补发"]
 
@@ -206,13 +207,13 @@ def test_a_unit_that_missed_slots_is_listed_with_the_slots_that_will_be_skipped(
 @pytest.mark.parametrize("now", [at(9, 29, 12), at(10, 14, 18, 1)])
 def test_between_slots_nothing_is_sent(tmp_path: Path, now: datetime) -> None:
     app = make_app(tmp_path)
-    assert queue_reminders(app, now).mails == 0
+    assert app.reminders().queue(now).mails == 0
     assert outbox(app) == []
 
 
 def test_moments_are_stored_in_utc(tmp_path: Path) -> None:
     app = make_app(tmp_path)
-    queue_reminders(app, at(10, 13, 9))
+    app.reminders().queue(at(10, 13, 9))
     with session(app.engine) as s:
         row = s.exec(select(t.ReminderRow).where(t.ReminderRow.state == "sent")).first()
     assert row is not None and row.moment.replace(tzinfo=UTC) == at(10, 13, 9).astimezone(UTC)
@@ -221,27 +222,30 @@ def test_moments_are_stored_in_utc(tmp_path: Path) -> None:
 def test_the_digest_job_claims_each_day_once_and_a_failed_digest_is_not_retried_in_a_loop(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import bot.office.digest
-    from bot.office.due import queue_due_digest
+    from bot.office.digest import DigestRun, Digests, queue_due_digest
 
     app = make_app(tmp_path)
     app.config = replace(app.config, schedule=replace(app.config.schedule, digest_time=time(8, 30)))
     calls: list[datetime] = []
 
-    def fake_digest(app: App, now: datetime) -> int | None:
+    def fake_digest(_digests: Digests, now: datetime) -> int | None:
         calls.append(now)
         if now.day == 27:
             raise RuntimeError("disk full")
         return 100 + now.day
 
-    monkeypatch.setattr(bot.office.digest, "queue_digest", fake_digest)
-    assert queue_due_digest(app, at(9, 25, 8, 29)).day is None
-    assert queue_due_digest(app, at(9, 25, 8, 30)).outbox_row_id == 125
-    assert queue_due_digest(app, at(9, 25, 8, 45)).day is None  # once a day
-    assert queue_due_digest(build(app.config), at(9, 25, 23, 0)).day is None  # a fresh App: the claim holds
-    down = queue_due_digest(app, at(9, 27, 9))  # the 26th was missed: skipped; the 27th fails
+    monkeypatch.setattr(Digests, "queue", fake_digest)
+
+    def due_digest(application: App, now: datetime) -> DigestRun:
+        return queue_due_digest(application.digests(), app.config.schedule, now)
+
+    assert due_digest(app, at(9, 25, 8, 29)).day is None
+    assert due_digest(app, at(9, 25, 8, 30)).outbox_row_id == 125
+    assert due_digest(app, at(9, 25, 8, 45)).day is None  # once a day
+    assert due_digest(build(app.config), at(9, 25, 23, 0)).day is None  # a fresh App: the claim holds
+    down = due_digest(app, at(9, 27, 9))  # the 26th was missed: skipped; the 27th fails
     assert (down.skipped, down.day) == (["2020-09-26"], None)
-    assert queue_due_digest(app, at(9, 27, 9, 1)).day is None  # not retried every minute
+    assert due_digest(app, at(9, 27, 9, 1)).day is None  # not retried every minute
     assert calls == [at(9, 25, 8, 30), at(9, 27, 9)]
     with session(app.engine) as s:
         runs = [(r.key, r.state, r.outbox_row_id) for r in s.exec(select(t.JobRunRow).order_by(t.JobRunRow.key))]

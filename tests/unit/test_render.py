@@ -3,18 +3,12 @@ from email import message_from_bytes, policy
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bot.adapters.config_file import CampaignConfig
+from bot.adapters.templates import Templates
 from bot.core.model import Problem
-from bot.core.render.reply import (
-    FileLine,
-    Identity,
-    ReplyInput,
-    Templates,
-    UnitSummary,
-    filesize,
-    local_moment,
-    render_reply,
-)
+from bot.core.render.formats import filesize, local_moment
+from bot.core.render.outgoing import Identity
+from bot.core.render.reply import FileLine, ReplyInput, UnitSummary, render_reply
+from bot.core.settings import CampaignConfig
 
 TZ = ZoneInfo("Asia/Shanghai")
 CAMPAIGN = CampaignConfig(name="国际志愿者日活动", slug="idv-2020", opens=datetime(2020, 12, 3, tzinfo=TZ),

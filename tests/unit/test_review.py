@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.office.review import ReviewRows, load_review_rows, parse_ref, review_entries, review_list
+from bot.core.review import parse_ref
+from bot.office.review import ReviewRows, load_review_rows, review_entries, review_list
 from storage import tables as t
 from storage.db import make_engine, session
 

@@ -5,8 +5,9 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from bot.adapters.roster_file import load_roster
 from bot.core.model import Unit
-from bot.core.roster import Roster, RosterError, load_roster, parse_roster_rows
+from bot.core.roster import Roster, RosterError, parse_roster_rows
 
 CHINESE_CSV = (
     "单位名称,别名,邮箱,分组,是否必报\n"

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.adapters.config_file import Limits
 from bot.core.files.unpack import unpack
 from bot.core.model import Attachment, Unpacked
+from bot.core.settings import Limits
 from tests.fixtures import archives, clients
 from tests.fixtures.files import make_docx, make_jpeg
 

@@ -26,7 +26,7 @@ import py7zr
 from py7zr.exceptions import PasswordRequired
 from py7zr.io import Py7zIO, WriterFactory
 
-from bot.adapters.config_file import Limits
+from bot.core.settings import Limits
 
 CHUNK = 1024 * 1024
 RATIO_FLOOR = 1024 * 1024  # entries smaller than this never trip the ratio limit (text compresses well)

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 
 from tnefparse.mapi import decode_mapi
 
-from bot.adapters.config_file import Limits
 from bot.core.files.archives import ArchiveError, Budget, Entry, Listing, read_7z, read_rar, read_zip, zip_is_document
 from bot.core.files.sniff import sniff
 from bot.core.mail.parse import parse_mail
 from bot.core.model import Attachment, Part, Problem, Unpacked
+from bot.core.settings import Limits
 
 log = logging.getLogger(__name__)
 

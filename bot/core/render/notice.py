@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from email.message import EmailMessage
-from email.policy import SMTP
-from email.utils import format_datetime, formataddr
 
-from bot.adapters.config_file import CampaignConfig
-from bot.core.mail.triage import LOOP_HEADER
 from bot.core.model import CATEGORIES
-from bot.core.render.reply import Identity, Reply, Templates, UnitSummary, filesize, local_moment
+from bot.core.render.formats import filesize, local_moment
+from bot.core.render.outgoing import AUTO_GENERATED, Identity, OutgoingMail, compose, wire_bytes
+from bot.core.render.reply import UnitSummary
+from bot.core.render.texts import Texts
+from bot.core.settings import CampaignConfig
 
 REMINDER = "reminder"
 OVERDUE = "overdue"
@@ -30,7 +29,7 @@ class Notice:
 
 
 def render_notice(
-    templates: Templates,
+    templates: Texts,
     notice: Notice,
     to_addr: str,
     campaign: CampaignConfig,
@@ -38,7 +37,7 @@ def render_notice(
     message_id: str,
     now: datetime,
     staff_copy: bool = False,
-) -> Reply:
+) -> OutgoingMail:
     """The mail to `to_addr`: one of the unit's addresses, or (staff_copy) a staff member's."""
     deadline = local_moment(campaign.deadline, campaign)
     context = dict(
@@ -65,15 +64,7 @@ def render_notice(
                              unit=notice.unit)
     if staff_copy:
         subject = templates.text("remind", "copy_subject", subject=subject)
-    message = EmailMessage()
-    message["From"] = formataddr((identity.name, identity.address))
-    message["To"] = to_addr
-    message["Subject"] = subject
-    message["Date"] = format_datetime(now)
-    message["Message-ID"] = message_id
-    message["Auto-Submitted"] = "auto-generated"
-    message["X-Auto-Response-Suppress"] = "All"
-    message[LOOP_HEADER] = campaign.slug
-    message.set_content(templates.render(f"{notice.kind}.txt", **context), cte="base64")
-    message.add_alternative(templates.render(f"{notice.kind}.html", **context), subtype="html", cte="base64")
-    return Reply(to_addr, subject, message_id, message.as_bytes(policy=SMTP))
+    message = compose(identity, to_addr, subject, message_id, now, campaign.slug, AUTO_GENERATED,
+                      templates.render(f"{notice.kind}.txt", **context),
+                      templates.render(f"{notice.kind}.html", **context))
+    return OutgoingMail(to_addr, subject, message_id, wire_bytes(message))

@@ -4,23 +4,24 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.adapters.config_file import CampaignConfig
-from bot.core.render.reply import Templates, local_moment
+from bot.core.reminder_plan import ALREADY, DUE, NO_ADDRESS, NOT_DUE, UnitPlan
+from bot.core.render.formats import local_moment
+from bot.core.render.texts import Texts
+from bot.core.settings import CampaignConfig
 from bot.core.timetable import OVERDUE, WEEKEND, Moment
-from bot.office.reminders import ALREADY, DUE, NO_ADDRESS, NOT_DUE, UnitPlan
 
 
-def _kind(tx: Templates, kind: str) -> str:
+def _kind(tx: Texts, kind: str) -> str:
     return tx.text("remind", f"kind_{kind}")
 
 
-def _why(tx: Templates, why: str | None) -> str:
+def _why(tx: Texts, why: str | None) -> str:
     if why is None or why == WEEKEND:
         return tx.text("remind", "weekend")
     return tx.catalogue.get("holidays", {}).get(why, why)
 
 
-def slot_line(tx: Templates, m: Moment, campaign: CampaignConfig) -> str:
+def slot_line(tx: Texts, m: Moment, campaign: CampaignConfig) -> str:
     return tx.text(
         "remind", "slot_line", kind=_kind(tx, m.kind), slot=m.shown, at=local_moment(m.at, campaign),
         moved=m.moved_from is not None, nominal=f"{m.nominal.month}月{m.nominal.day}日", why=_why(tx, m.moved_because),
@@ -28,11 +29,11 @@ def slot_line(tx: Templates, m: Moment, campaign: CampaignConfig) -> str:
     )
 
 
-def _missing(tx: Templates, plan: UnitPlan) -> str:
+def _missing(tx: Texts, plan: UnitPlan) -> str:
     return "、".join(tx.label(c) for c in plan.unit.missing)
 
 
-def unit_line(tx: Templates, plan: UnitPlan, campaign: CampaignConfig) -> str:
+def unit_line(tx: Texts, plan: UnitPlan, campaign: CampaignConfig) -> str:
     if plan.reason == DUE and plan.send is not None:
         return tx.text("remind", "send_line", unit=plan.unit.name, kind=_kind(tx, plan.send.kind),
                        slot=plan.send.shown, at=local_moment(plan.send.at, campaign),
@@ -50,7 +51,7 @@ def unit_line(tx: Templates, plan: UnitPlan, campaign: CampaignConfig) -> str:
 INDENT = "  "
 
 
-def describe(tx: Templates, plans: list[UnitPlan], slots: tuple[Moment, ...], campaign: CampaignConfig,
+def describe(tx: Texts, plans: list[UnitPlan], slots: tuple[Moment, ...], campaign: CampaignConfig,
              now: datetime) -> list[str]:
     def section(title: str, entries: list[str], empty: str = "none") -> list[str]:
         return [tx.text("remind", title), *(INDENT + e for e in entries or [tx.text("remind", empty)])]

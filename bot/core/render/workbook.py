@@ -7,13 +7,11 @@ attaches the same workbook. Headings and words come from the message catalogue, 
 from __future__ import annotations
 
 import io
-import os
 import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from copy import copy
 from datetime import UTC, datetime, tzinfo
-from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook
@@ -22,7 +20,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.properties import PageSetupProperties
 
 from bot.core.model import CATEGORIES
-from bot.core.render.reply import Templates
+from bot.core.render.texts import Texts
 
 SHEET = "报送情况统计表"  # also the attachment's name (报送情况统计表.xlsx)
 FIRST_DATA_ROW = 3  # row 1: title, row 2: headings
@@ -44,7 +42,7 @@ def columns() -> list[str]:
             "last_received", "emails"]
 
 
-def headings(tx: Templates) -> list[str]:
+def headings(tx: Texts) -> list[str]:
     return [tx.text("short_categories", key) if key in {c.value for c in CATEGORIES} else tx.text("export", key)
             for key in columns()]
 
@@ -59,7 +57,7 @@ def local_text(iso: str | None, tz: tzinfo) -> str:
     return f"{moment.astimezone(tz):%Y-%m-%d %H:%M}"
 
 
-def state_text(unit: dict[str, Any], tx: Templates) -> str:
+def state_text(unit: dict[str, Any], tx: Texts) -> str:
     """已齐 / 尚缺：简报、照片 / 不必报 / 免报."""
     if unit.get("exempt"):
         return tx.text("export", "exempt")
@@ -71,7 +69,7 @@ def state_text(unit: dict[str, Any], tx: Templates) -> str:
     return tx.text("export", "complete")
 
 
-def problems_text(problems: Sequence[dict[str, Any]], tx: Templates) -> str:
+def problems_text(problems: Sequence[dict[str, Any]], tx: Texts) -> str:
     """"2项：照片过小×2" — the count, then each kind of problem once."""
     if not problems:
         return ""
@@ -80,7 +78,7 @@ def problems_text(problems: Sequence[dict[str, Any]], tx: Templates) -> str:
     return tx.text("export", "problems_cell", count=len(problems), kinds="、".join(parts))
 
 
-def unit_rows(report: dict[str, Any], tx: Templates, tz: tzinfo) -> list[list[Any]]:
+def unit_rows(report: dict[str, Any], tx: Texts, tz: tzinfo) -> list[list[Any]]:
     """One row of cell values per unit, in roster order."""
     rows = []
     for n, unit in enumerate(report["units"], start=1):
@@ -94,7 +92,7 @@ def unit_rows(report: dict[str, Any], tx: Templates, tz: tzinfo) -> list[list[An
     return rows
 
 
-def total_row(report: dict[str, Any], tx: Templates) -> list[Any]:
+def total_row(report: dict[str, Any], tx: Texts) -> list[Any]:
     units = report["units"]
     c = report["campaign"]
     return [
@@ -105,7 +103,7 @@ def total_row(report: dict[str, Any], tx: Templates) -> list[Any]:
     ]
 
 
-def title_text(report: dict[str, Any], tx: Templates, made_at: datetime, tz: tzinfo) -> str:
+def title_text(report: dict[str, Any], tx: Texts, made_at: datetime, tz: tzinfo) -> str:
     local = made_at.astimezone(tz)
     return tx.text("export", "title", campaign=report["campaign"]["name"],
                    made=f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}")
@@ -116,7 +114,7 @@ def display_width(value: Any) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in str(value))
 
 
-def build_workbook(report: dict[str, Any], tx: Templates, made_at: datetime, tz: tzinfo) -> Workbook:
+def build_workbook(report: dict[str, Any], tx: Texts, made_at: datetime, tz: tzinfo) -> Workbook:
     wb = Workbook()
     ws = wb.active
     ws.title = SHEET
@@ -189,15 +187,3 @@ def workbook_bytes(wb: Workbook) -> bytes:
     buffer = io.BytesIO()
     wb.save(buffer)
     return buffer.getvalue()
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.part")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
-def write_xlsx(report: dict[str, Any], tx: Templates, made_at: datetime, tz: tzinfo, path: Path) -> Path:
-    write_atomic(path, workbook_bytes(build_workbook(report, tx, made_at, tz)))
-    return path

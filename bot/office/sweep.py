@@ -1,0 +1,24 @@
+"""Start-up sweep: remove stored files that no row refers to (left by a run killed between writing a file
+and committing its row)."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from storage import tables as t
+from storage.db import session
+from storage.files import FileStore, safe_name
+
+log = logging.getLogger(__name__)
+
+
+def sweep_unreferenced(engine: Engine, store: FileStore, campaign_slug: str) -> list[str]:
+    with session(engine) as s:
+        referenced = {p for p in s.exec(select(t.ItemRow.path).where(t.ItemRow.path.is_not(None))).all() if p}
+    removed = store.sweep(safe_name(campaign_slug), referenced)
+    for path in removed:
+        log.warning("removed a file no row refers to: %s", path)
+    return removed
