@@ -25,8 +25,9 @@ from storage.files import FileStore
 if TYPE_CHECKING:
     from bot.adapters.mailbox import ImapMailbox
     from bot.adapters.smtp import SmtpMailer
+    from bot.core.pipeline import Context
     from bot.office.digest import Digests
-    from bot.office.intake import Intake
+    from bot.office.intake.shell import Intake
     from bot.office.outbox import FlushReport
     from bot.office.reminders import Reminders
 
@@ -53,14 +54,22 @@ class App:
     def intake(self) -> Intake:
         """The pipeline's shell, built on first use."""
         if self._intake is None:
-            from bot.core.pipeline import Context
-            from bot.office.intake import Intake
+            from bot.office.intake.shell import Intake
 
-            config = self.config
-            own = tuple(sorted({self.identity.address, *((config.imap.username,) if config.imap else ())} - {""}))
-            ctx = Context(config.campaign, self.roster, tuple(a.lower() for a in own), config.check_sender_auth)
-            self._intake = Intake(ctx, self.engine, self.store, self.templates, self.identity, config.replies)
+            self._intake = Intake(self.context(), self.engine, self.store, self.templates, self.identity,
+                                  self.config.replies)
         return self._intake
+
+    def context(self) -> Context:
+        """What the pure steps need, with the roster in force now: the one place it is built."""
+        from bot.adapters.bsdtar import read_rar
+        from bot.core.files.unpack import BUILT_IN_READERS
+        from bot.core.pipeline import Context
+
+        config = self.config
+        own = {self.identity.address, *((config.imap.username,) if config.imap else ())} - {""}
+        return Context(config.campaign, self.roster, tuple(sorted(a.lower() for a in own)), config.check_sender_auth,
+                       {**BUILT_IN_READERS, "rar": read_rar})
 
     def refresh_roster(self) -> bool:
         """Pick up an edited roster file, a roster import or a staff decision made by another process;

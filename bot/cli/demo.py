@@ -36,7 +36,7 @@ def run_demo(out: Path) -> tuple[App, Path]:
     """Process the samples into `out`; the app and the folder of replies."""
     from bot.adapters.mailer import FolderMailer
     from bot.core.mail.parse import parse_mail
-    from bot.office.intake import Source
+    from bot.office.intake.ledger import Source
     from bot.office.outbox import flush_outbox
 
     out = out.resolve()

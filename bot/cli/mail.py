@@ -12,11 +12,8 @@ from typing import Annotated, Any
 
 import typer
 
-from bot.adapters.roster_file import load_roster
-from bot.adapters.templates import Templates
 from bot.bootstrap import App
-from bot.cli.app import app, console, flush_words, load, open_app, parse_moment, state, words, worker_lock
-from bot.core.roster import RosterError
+from bot.cli.app import app, console, flush_words, open_app, parse_moment, state, words, worker_lock
 
 
 @app.command()
@@ -104,7 +101,7 @@ def import_(
 def import_messages(application: App, files: list[Path], fixed: datetime | None,
                     clock: Callable[[], datetime]) -> list[str]:
     from bot.core.mail.parse import parse_mail
-    from bot.office.intake import Source
+    from bot.office.intake.ledger import Source
     from storage.files import sha256_hex
 
     states: list[str] = []
@@ -123,25 +120,16 @@ def inspect(
     received_at: Annotated[str | None, typer.Option(help="Receive time (ISO); default: the Date header")] = None,
 ) -> None:
     """Show what the bot would decide for each message, storing and sending nothing."""
-    from bot.bootstrap import identity_of
-    from bot.core.pipeline import Context
-    from bot.office.inspect import preview
+    from bot.office.inspect import inspect_message
 
-    config = load()
-    try:
-        roster = load_roster(config.units_file)
-    except (RosterError, OSError) as exc:
-        console.print(words(Templates(config.templates_dir), "roster_error", error=str(exc)), style="red")
-        raise typer.Exit(2) from exc
-    templates = Templates(config.templates_dir)
-    ctx = Context(config.campaign, roster, (identity_of(config).address,))
+    application = open_app()
     fixed = parse_moment(received_at) if received_at else None
     out: list[dict[str, Any]] = []
     for path in files:
         try:
             for label, raw in read_messages(path):
                 entry = {"file": label if label != path.name else str(path)}
-                entry.update(preview(raw, fixed, state.clock(), ctx, templates))
+                entry.update(inspect_message(application.intake, raw, fixed, state.clock(), application.templates))
                 out.append(entry)
         except Exception as exc:  # a message it cannot read still gets an object, never a traceback
             out.append({"file": str(path), "ok": False, "error": f"{type(exc).__name__}: {exc}",

@@ -16,9 +16,8 @@ from bot.bootstrap import App
 from bot.cli.app import app, console, flush_words, open_app, state, words
 from bot.core.model import CATEGORIES
 from bot.core.review import ReviewEntry
-from bot.office.decisions import history
 from bot.office.review import review_list
-from bot.office.status import status_report, unit_report
+from bot.office.status import history, status_report, unit_report
 from storage.lock import AlreadyRunning, WorkerLock
 
 
@@ -79,7 +78,7 @@ def print_unit(application: App, name: str, as_json: bool) -> None:
         raise typer.Exit(1)
     report = status_report(application.engine, application.roster, application.config.campaign)
     entry: dict[str, Any] = next(u for u in report["units"] if u["name"] == unit.name)
-    events = history(application, unit.name)
+    events = history(application.engine, unit.name)
     tz = application.config.campaign.timezone
     for event in events:
         event["at"] = event["at"].astimezone(tz).isoformat() if event["at"] else None

@@ -6,13 +6,14 @@ unit, which the shell looks up in between. Neither touches the network, the disk
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from bot.core.classify import classify
+from bot.core.files.archives import ArchiveReader
 from bot.core.files.file_facts import inspect_file
-from bot.core.files.unpack import unpack
+from bot.core.files.unpack import BUILT_IN_READERS, unpack
 from bot.core.identify import identify
 from bot.core.mail.large_file_links import find_large_links
 from bot.core.mail.parse import MAX_DEPTH, TOO_DEEP, parse_mail
@@ -30,6 +31,7 @@ from bot.core.model import (
     UnitState,
     Unpacked,
 )
+from bot.core.render.outgoing import answered_row_ids, referenced_row_id
 from bot.core.roster import Roster
 from bot.core.rules import Facts, check, counts_toward_unit
 from bot.core.settings import CampaignConfig
@@ -43,10 +45,14 @@ NO_REPLY = "none"
 
 @dataclass(frozen=True)
 class Context:
+    """Everything the pure steps need besides the mail; built in one place (bot/bootstrap.py) for every
+    command that judges mail, so that `intake inspect` decides as `intake poll` does."""
+
     campaign: CampaignConfig
-    roster: Roster
-    own_addresses: tuple[str, ...]
+    roster: Roster  # the roster in force: staff decisions (exemptions, taught addresses) applied
+    own_addresses: tuple[str, ...]  # lower case: mail from these is the bot's own
     check_sender_auth: bool = True  # a registered address failing DMARC/SPF gets no receipt
+    archive_readers: Mapping[str, ArchiveReader] = field(default_factory=lambda: BUILT_IN_READERS)  # + RAR's
 
 
 @dataclass(frozen=True)
@@ -81,7 +87,7 @@ class Decision:
 
 def analyse(mail: Mail, received_at: datetime, ctx: Context) -> Analysis:
     automatic = automatic_reason(mail, ctx.own_addresses)
-    unpacked = unpack(mail.attachments, ctx.campaign.limits)
+    unpacked = unpack(mail.attachments, ctx.campaign.limits, ctx.archive_readers)
     if any(defect.startswith(TOO_DEEP) for defect in mail.defects):  # parts below were never read
         too_deep = Problem("mime_too_deep", None, (("limit", MAX_DEPTH),))
         unpacked = replace(unpacked, problems=(*unpacked.problems, too_deep))
@@ -126,11 +132,10 @@ def replied_message(mail: Mail, campaign: CampaignConfig) -> int | None:
     """The ledger id of our message this mail answers: our reply's Message-ID in In-Reply-To or
     References (`<intake.<slug>.<id>.…>`), else its reference (`[IDV2020-0031]`) in the subject."""
     threads = " ".join(filter(None, (mail.header("in-reply-to"), mail.header("references"))))
-    found = re.findall(rf"<intake\.{re.escape(campaign.slug)}\.(\d+)\.", threads)
+    found = answered_row_ids(campaign.slug, threads)
     if found:
-        return int(found[-1])
-    quoted = re.search(rf"\b{re.escape(campaign.reference_prefix)}-(\d{{4,}})\b", mail.subject)
-    return int(quoted.group(1)) if quoted else None
+        return found[-1]
+    return referenced_row_id(campaign.reference_prefix, mail.subject)
 
 
 def in_thread_of(analysis: Analysis, unit: str, message_row_id: int, campaign: CampaignConfig) -> Analysis:

@@ -138,3 +138,8 @@ def counts_toward_unit(item: ItemPlan, problems: tuple[Problem, ...]) -> bool:
     if any(p.code == "late_rejected" for p in problems):
         return False
     return not any(p.param("index") == item.index for p in problems)
+
+
+def missing_categories(required: tuple[str, ...], counts: dict[str, int], unit_required: bool) -> tuple[str, ...]:
+    """The required categories a unit has nothing counted in (none for a unit that need not submit)."""
+    return tuple(c for c in required if unit_required and not counts.get(c))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -16,15 +16,17 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from bot.adapters.roster_file import load_roster
-from bot.core.model import CATEGORIES, FORCE, IF_NEVER, NEVER
+from bot.core.model import CATEGORIES
 from bot.core.overrides import ADDRESS, ASSIGN, CATEGORY, EXEMPT, item_key
 from bot.core.roster import Roster
+from bot.office.intake.reply_policy import ReplyPolicy
 from bot.office.roster_in_force import import_roster, load_overrides
 from storage import tables as t
 from storage.db import session
 
 if TYPE_CHECKING:
-    from bot.office.intake import Intake, Result
+    from bot.office.intake.ledger import Result
+    from bot.office.intake.shell import Intake
 
 
 class Desk(Protocol):
@@ -84,7 +86,7 @@ def _campaign_message(s: Session, message_row_id: int) -> t.MessageRow:
     return row
 
 
-def _reprocess(app: Desk, message_row_id: int, now: datetime, reply: str, actor: str) -> Result:
+def _reprocess(app: Desk, message_row_id: int, now: datetime, reply: ReplyPolicy, actor: str) -> Result:
     app.refresh_roster()
     with session(app.engine) as s:
         overrides = load_overrides(s)
@@ -105,7 +107,7 @@ def assign(app: Desk, message_row_id: int, unit_name: str, actor: str, now: date
         if learn_address and row.from_addr:
             keep_decision(s, action, ADDRESS, row.from_addr.lower(), unit, now)
         s.commit()
-    _reprocess(app, message_row_id, now, FORCE if notify else NEVER, actor)
+    _reprocess(app, message_row_id, now, ReplyPolicy.ALWAYS if notify else ReplyPolicy.NEVER, actor)
     return Done("assigned", {"id": message_row_id, "unit": unit, "before": before or "-"})
 
 
@@ -123,7 +125,7 @@ def reclassify(app: Desk, item_id: int, category: str, actor: str, now: datetime
                category, now)
         message_row_id = item.message_row_id
         s.commit()
-    _reprocess(app, message_row_id, now, NEVER, actor)
+    _reprocess(app, message_row_id, now, ReplyPolicy.NEVER, actor)
     return Done("reclassified", {"id": item_id, "file": item.filename, "before": before, "after": category})
 
 
@@ -144,7 +146,7 @@ def resend(app: Desk, message_row_id: int, actor: str, now: datetime) -> Done:
         row = _campaign_message(s, message_row_id)
         record(s, now, actor, "resend", unit=row.unit, message_row_id=row.id, to=row.from_addr)
         s.commit()
-    result = _reprocess(app, message_row_id, now, FORCE, actor)
+    result = _reprocess(app, message_row_id, now, ReplyPolicy.ALWAYS, actor)
     if result.reply_kind is None:
         raise StaffError("nothing_to_resend", id=message_row_id)
     return Done("resent", {"id": message_row_id, "to": row.from_addr or "-"})
@@ -161,7 +163,8 @@ def reprocess(app: Desk, ids: Iterable[int], actor: str, now: datetime, reply: b
             row = _campaign_message(s, message_row_id)
             record(s, now, actor, "reprocess", unit=row.unit, message_row_id=row.id, reply=reply)
             s.commit()
-        app.intake.reprocess(message_row_id, now, overrides, FORCE if reply else IF_NEVER, actor)
+        policy = ReplyPolicy.ALWAYS if reply else ReplyPolicy.IF_NEVER_ANSWERED
+        app.intake.reprocess(message_row_id, now, overrides, policy, actor)
         done += 1
     return Done("reprocessed", {"count": done})
 
@@ -182,28 +185,3 @@ def import_units(app: Desk, path: Path, actor: str, now: datetime) -> Done:
         s.commit()
     app.refresh_roster()
     return Done("units_imported", {"count": len(roster.units), "file": path.name})
-
-
-def history(app: Desk, unit: str) -> list[dict[str, Any]]:
-    """Everything that happened to the unit, oldest first: mail received, replies sent, staff actions."""
-    events: list[dict[str, Any]] = []
-    with session(app.engine) as s:
-        messages = s.exec(select(t.MessageRow).where(t.MessageRow.unit == unit)).all()
-        ids = [m.id for m in messages]
-        for m in messages:
-            events.append({"at": m.received_at, "what": "received", "id": m.id, "subject": m.subject,
-                           "sender": m.from_addr, "status": m.disposition, "late": m.late})
-        for o in s.exec(select(t.OutboxRow).where(t.OutboxRow.message_row_id.in_(ids))).all():
-            events.append({"at": o.sent_at or o.created_at, "what": "reply", "state": o.state,
-                           "id": o.message_row_id, "kind": o.kind, "to": o.to_addr, "subject": o.subject})
-        for r in s.exec(select(t.ReminderRow).where(t.ReminderRow.unit == unit, t.ReminderRow.state == "sent")).all():
-            events.append({"at": r.at, "what": "reminder", "kind": r.kind, "slot": r.slot,
-                           "missing": [m for m in r.missing.split(",") if m]})
-        touched = select(t.ActionRow).where((t.ActionRow.unit == unit) | t.ActionRow.message_row_id.in_(ids))
-        for a in s.exec(touched).all():
-            events.append({"at": a.at, "what": "action", "command": a.command, "actor": a.actor,
-                           "id": a.message_row_id, "file_id": a.item_id, **json.loads(a.detail)})
-    for event in events:  # SQLite hands back naive UTC
-        if event["at"] is not None:
-            event["at"] = event["at"].replace(tzinfo=UTC) if event["at"].tzinfo is None else event["at"]
-    return sorted(events, key=lambda e: (e["at"] is None, e["at"] or datetime.min.replace(tzinfo=UTC)))

@@ -1,22 +1,28 @@
-"""`intake inspect`: what the bot would decide for a message, storing and sending nothing."""
+"""`intake inspect`: what the bot would decide for a message, storing and sending nothing. The decision is
+the intake's own (`Intake.preview`): the same context, roster in force, staff decisions and unit state
+as `intake poll`."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from bot.adapters.templates import Templates
 from bot.core.mail.parse import parse_mail
-from bot.core.model import UnitState
-from bot.core.pipeline import NO_REPLY, Context, analyse_raw, judge
+from bot.core.pipeline import NO_REPLY
+from bot.core.render.texts import Texts
+from bot.office.intake.ledger import header_block
+from bot.office.intake.shell import Intake
 
 
-def preview(raw: bytes, received_at: datetime | None, fallback_time: datetime, ctx: Context,
-            templates: Templates) -> dict[str, Any]:
-    when = received_at or parse_mail(raw[:1024 * 1024]).date or fallback_time
-    analysis = analyse_raw(raw, when, ctx)
+def inspect_message(intake: Intake, raw: bytes, received_at: datetime | None, fallback_time: datetime,
+                    templates: Texts) -> dict[str, Any]:
+    """What `intake inspect --json` prints for one message. Without `received_at`, the Date header is taken
+    as the receive time (or `fallback_time` when it has none)."""
+    when = received_at or parse_mail(header_block(raw)).date or fallback_time
+    decision = intake.preview(raw, when)
+    analysis = decision.analysis
     mail = analysis.mail
-    decision = judge(analysis, UnitState(), ctx.campaign)
+    campaign = intake.ctx.campaign
     would_reply = analysis.relevant and decision.outcome.reply != NO_REPLY and bool(mail.from_addr)
     failure = next((d for d in mail.defects if d.startswith("unparsable")), None)
     return {
@@ -40,7 +46,7 @@ def preview(raw: bytes, received_at: datetime | None, fallback_time: datetime, c
             for i in decision.items
         ],
         "problems": [
-            {"code": p.code, "file": p.file, "text": templates.problem_text(p, ctx.campaign, when)}
+            {"code": p.code, "file": p.file, "text": templates.problem_text(p, campaign, when)}
             for p in decision.problems
         ] if analysis.relevant else [],
         "reply": decision.outcome.reply if would_reply else NO_REPLY,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import email
 import hashlib
 import imaplib
 import logging
@@ -16,7 +15,8 @@ from sqlmodel import select
 
 from bot.adapters.config_file import ImapConfig
 from bot.adapters.mailbox import FolderState, ImapMailbox, MailboxError
-from bot.office.intake import Intake, Result, Source
+from bot.office.intake.ledger import Result, Source, header_message_id, ledger_key, save_cursor
+from bot.office.intake.shell import Intake
 from storage import tables as t
 from storage.db import session
 
@@ -37,18 +37,6 @@ class PollReport:
 def load_cursor(engine: Engine, folder: str) -> t.CursorRow | None:
     with session(engine) as s:
         return s.get(t.CursorRow, folder)
-
-
-def save_cursor(engine: Engine, folder: str, uidvalidity: int, last_uid: int) -> None:
-    with session(engine) as s:
-        row = s.get(t.CursorRow, folder)
-        if row is None:
-            row = t.CursorRow(folder=folder, uidvalidity=uidvalidity, last_uid=last_uid)
-        else:
-            row.uidvalidity, row.last_uid = uidvalidity, max(last_uid, row.last_uid if
-                                                             row.uidvalidity == uidvalidity else 0)
-        s.add(row)
-        s.commit()
 
 
 def poll_once(
@@ -84,19 +72,22 @@ def poll_folder(
         uids = resynchronise(box, engine, folder, box.uids_since(since), report)
     else:
         uids = box.uids_after(cursor.last_uid)
+        mark_left_unmarked(box, engine, folder)
     for uid in uids:
         fetched = box.fetch(uid)
         if fetched is None:
             continue
         report.fetched += 1
-        source = Source(folder.name, folder.uidvalidity, uid)
+        # The message's last commit also moves the cursor past it (bot/office/intake/ledger.py).
+        source = Source(folder.name, folder.uidvalidity, uid, in_mailbox=True)
         result = intake.process(fetched.raw, fetched.internaldate, source, clock())
         report.results.append(result)
         if result.campaign:
             mark(box, engine, result.row_id, uid)
-        save_cursor(engine, folder.name, folder.uidvalidity, uid)
     if cursor is None or cursor.uidvalidity != folder.uidvalidity:
-        save_cursor(engine, folder.name, folder.uidvalidity, max(uids, default=0))
+        with session(engine) as s:  # nothing new (or only mail before the campaign): start from here
+            save_cursor(s, folder.name, folder.uidvalidity, max(uids, default=0))
+            s.commit()
 
 
 def mark(box: ImapMailbox, engine: Engine, row_id: int, uid: int) -> None:
@@ -110,15 +101,22 @@ def mark(box: ImapMailbox, engine: Engine, row_id: int, uid: int) -> None:
         s.commit()
 
 
+def mark_left_unmarked(box: ImapMailbox, engine: Engine, folder: FolderState) -> None:
+    """Mark what a run killed between a message's commit and its mark left unmarked: the cursor has passed
+    those messages, so they are not fetched again."""
+    with session(engine) as s:
+        rows = s.exec(select(t.MessageRow.id, t.MessageRow.uid).where(
+            t.MessageRow.folder == folder.name, t.MessageRow.uidvalidity == folder.uidvalidity,
+            t.MessageRow.marked.is_(False), t.MessageRow.state.in_([t.STORED, t.DUPLICATE, t.FAILED]))).all()
+    for row_id, uid in rows:
+        if row_id is not None and uid:
+            mark(box, engine, row_id, uid)
+
+
 def header_key(header_bytes: bytes) -> str | None:
-    """The ledger key from a Message-ID header fetched alone, as `message_key` computes it."""
-    value = email.message_from_bytes(header_bytes).get("Message-ID")
-    if not value:
-        return None
-    mid = str(value).strip().strip("<>").strip()
-    if not mid:
-        return None
-    return hashlib.sha256(b"mid:" + mid.lower().encode("utf-8", "replace")).hexdigest()
+    """The ledger key from a Message-ID header fetched alone, as the intake computes it."""
+    message_id = header_message_id(header_bytes)
+    return ledger_key(message_id, b"") if message_id else None
 
 
 def resynchronise(

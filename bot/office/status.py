@@ -18,7 +18,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from bot.core.model import CATEGORIES
+from bot.core.render.outgoing import reference
 from bot.core.roster import Roster
+from bot.core.rules import missing_categories
 from bot.core.settings import CampaignConfig
 from storage import tables as t
 from storage.db import collector_paused, plain, session
@@ -96,7 +98,7 @@ def _report(facts: _UnitFacts, roster: Roster, campaign: CampaignConfig,
     units = []
     for unit in roster.units:
         unit_counts = facts.counts[unit.name]
-        missing = [c for c in campaign.required if unit.required and not unit_counts.get(c)]
+        missing = list(missing_categories(campaign.required, unit_counts, unit.required))
         entry = {
             "name": unit.name, "group": unit.group, "required": unit.required, "exempt": unit.exempt,
             "counts": unit_counts,
@@ -175,7 +177,7 @@ def status_report(engine: Engine, roster: Roster, campaign: CampaignConfig) -> d
                 "files": files_by_msg[m.id], "problems": problems_by_msg[m.id],
                 "replied": m.id in sent, "reply_bounced": m.id in bounced, "links": links_by_msg[m.id],
                 "reply": m.reply_kind, "review": m.review.split(",") if m.review else [],
-                "automatic": m.automatic, "id": m.id, "reference": f"{prefix}-{m.id:04d}",
+                "automatic": m.automatic, "id": m.id, "reference": reference(prefix, m.id),
                 "match": m.match_how, "replies": replies_by_msg[m.id],
             }
             for m in messages
@@ -186,3 +188,28 @@ def status_report(engine: Engine, roster: Roster, campaign: CampaignConfig) -> d
             for a in actions
         ]
         return report
+
+
+def history(engine: Engine, unit: str) -> list[dict[str, Any]]:
+    """Everything that happened to the unit, oldest first: mail received, replies sent, staff actions."""
+    events: list[dict[str, Any]] = []
+    with session(engine) as s:
+        messages = s.exec(select(t.MessageRow).where(t.MessageRow.unit == unit)).all()
+        ids = [m.id for m in messages]
+        for m in messages:
+            events.append({"at": m.received_at, "what": "received", "id": m.id, "subject": m.subject,
+                           "sender": m.from_addr, "status": m.disposition, "late": m.late})
+        for o in s.exec(select(t.OutboxRow).where(t.OutboxRow.message_row_id.in_(ids))).all():
+            events.append({"at": o.sent_at or o.created_at, "what": "reply", "state": o.state,
+                           "id": o.message_row_id, "kind": o.kind, "to": o.to_addr, "subject": o.subject})
+        for r in s.exec(select(t.ReminderRow).where(t.ReminderRow.unit == unit, t.ReminderRow.state == "sent")).all():
+            events.append({"at": r.at, "what": "reminder", "kind": r.kind, "slot": r.slot,
+                           "missing": [m for m in r.missing.split(",") if m]})
+        touched = select(t.ActionRow).where((t.ActionRow.unit == unit) | t.ActionRow.message_row_id.in_(ids))
+        for a in s.exec(touched).all():
+            events.append({"at": a.at, "what": "action", "command": a.command, "actor": a.actor,
+                           "id": a.message_row_id, "file_id": a.item_id, **json.loads(a.detail)})
+    for event in events:  # SQLite hands back naive UTC
+        if event["at"] is not None:
+            event["at"] = event["at"].replace(tzinfo=UTC) if event["at"].tzinfo is None else event["at"]
+    return sorted(events, key=lambda e: (e["at"] is None, e["at"] or datetime.min.replace(tzinfo=UTC)))

@@ -11,8 +11,8 @@ import pytest
 
 from tests.unit.test_roster_store import CONFIG, HEADER
 
-PIPELINE = ("bot.core.pipeline", "bot.office.intake", "bot.core.mail.parse", "bot.core.files.archives", "mailparser",
-            "py7zr", "imapclient", "smtplib")
+PIPELINE = ("bot.core.pipeline", "bot.office.intake.shell", "bot.core.mail.parse", "bot.core.files.archives",
+            "mailparser", "py7zr", "imapclient", "smtplib")
 PROBE = """
 import json, sys
 import bot.cli.main

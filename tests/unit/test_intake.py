@@ -12,10 +12,13 @@ from sqlmodel import select
 from bot.adapters.templates import Templates
 from bot.core.model import Unit
 from bot.core.pipeline import Context
-from bot.core.render.outgoing import Identity
+from bot.core.render.outgoing import Identity, reference
 from bot.core.roster import Roster
 from bot.core.settings import CampaignConfig
-from bot.office.intake import Intake, Source
+from bot.office.intake.ledger import Source
+from bot.office.intake.replies import Replier
+from bot.office.intake.reply_policy import ReplyPolicy
+from bot.office.intake.shell import Intake
 from storage import tables as t
 from storage.db import make_engine, session
 from storage.files import FileStore
@@ -63,7 +66,7 @@ def test_a_run_killed_after_writing_files_is_resumed_without_doubling_anything(
     def killed(*_args: object, **_kwargs: object) -> None:
         raise KeyboardInterrupt  # not an Exception: like a kill, nothing is recorded
 
-    monkeypatch.setattr(Intake, "_queue_reply", killed)
+    monkeypatch.setattr(Replier, "queue", killed)
     with pytest.raises(KeyboardInterrupt):
         intake.process(RAW, RECEIVED, Source("INBOX", 7, 1), NOW)
     (claimed,) = rows(intake, t.MessageRow)
@@ -86,7 +89,7 @@ def test_a_message_that_raises_is_recorded_as_failed_and_the_next_one_goes_on(
     def broken(*_args: object, **_kwargs: object) -> None:
         raise ValueError("boom")
 
-    monkeypatch.setattr(Intake, "_place_files", broken)
+    monkeypatch.setattr("bot.office.intake.shell.place_files", broken)
     failed = intake.process(RAW, RECEIVED, Source("INBOX", 7, 1), NOW)
     monkeypatch.undo()
     other = clients.foxmail(from_addr="dc@example.cn", from_name="", to="bot@163.example", subject="补报",
@@ -149,7 +152,7 @@ def test_reprocessing_after_a_roster_change_files_the_mail_under_its_unit_withou
     assert files == ["idv-2020/东城区文明办/brief/简报.docx", "idv-2020/东城区文明办/photo/1.jpg"]
     assert [o.kind for o in rows(intake, t.OutboxRow)] == ["ask_unit"]  # answered once already: no new reply
     # Asked to, it answers again, with a Message-ID of its own.
-    intake.reprocess(first.row_id, NOW, Overrides(), reply="force")
+    intake.reprocess(first.row_id, NOW, Overrides(), reply=ReplyPolicy.ALWAYS)
     assert [(o.kind, o.header_message_id) for o in rows(intake, t.OutboxRow)] == [
         ("ask_unit", f"<intake.idv-2020.{row.id}.ask_unit@163.example>"),
         ("receipt", f"<intake.idv-2020.{row.id}.receipt.2@163.example>")]
@@ -161,7 +164,7 @@ def test_reprocessing_a_failed_message_answers_it_once(intake: Intake, monkeypat
     def broken(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("a bug, since fixed")
 
-    monkeypatch.setattr(Intake, "_place_files", broken)
+    monkeypatch.setattr("bot.office.intake.shell.place_files", broken)
     failed = intake.process(RAW, RECEIVED, Source("INBOX", 7, 1), NOW)
     assert failed.state == "failed" and rows(intake, t.OutboxRow) == []
     monkeypatch.undo()
@@ -176,7 +179,8 @@ def test_reprocessing_a_failed_message_answers_it_once(intake: Intake, monkeypat
 def test_a_follow_up_from_another_address_answering_our_receipt_is_the_units(intake: Intake, threading: str) -> None:
     first = intake.process(RAW, RECEIVED, Source("INBOX", 7, 1), NOW)
     (receipt,) = rows(intake, t.OutboxRow)
-    subject = f"Re: 报送材料 [{intake.reference(first.row_id)}]" if threading == "subject" else "补充照片"
+    quoted = reference(intake.ctx.campaign.reference_prefix, first.row_id)
+    subject = f"Re: 报送材料 [{quoted}]" if threading == "subject" else "补充照片"
     follow_up = clients.netease_webmail(
         from_addr="xiaoli@qq.example", from_name="小李", to="bot@163.example", subject=subject, body="补充照片。",
         attachments=[("2.jpg", make_jpeg(1_100_000, seed=6))], date=RECEIVED)

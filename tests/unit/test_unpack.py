@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.core.files.unpack import unpack
+from bot.adapters.bsdtar import read_rar
+from bot.core.files.unpack import BUILT_IN_READERS, unpack
 from bot.core.model import Attachment, Unpacked
 from bot.core.settings import Limits
 from tests.fixtures import archives, clients
@@ -19,6 +20,7 @@ from tests.fixtures.files import make_docx, make_jpeg
 CORPORA = Path(__file__).resolve().parents[3] / "shared" / "corpora"
 TNEF = CORPORA / "MimeKit" / "UnitTests" / "TestData" / "tnef"
 LIMITS = Limits()
+READERS = {**BUILT_IN_READERS, "rar": read_rar}  # as the application wires them
 needs_bsdtar = pytest.mark.skipif(shutil.which("bsdtar") is None, reason="bsdtar (libarchive-tools) is not installed")
 
 
@@ -27,7 +29,7 @@ def att(name: str, payload: bytes, content_type: str = "application/octet-stream
 
 
 def one(name: str, payload: bytes, limits: Limits = LIMITS) -> Unpacked:
-    return unpack((att(name, payload),), limits)
+    return unpack((att(name, payload),), limits, READERS)
 
 
 def codes(u: Unpacked) -> list[tuple[str, str | None, dict[str, str | int]]]:
@@ -290,7 +292,7 @@ def test_a_broken_rar_is_corrupt_and_kept_whole() -> None:
 
 
 def test_without_bsdtar_a_rar_is_unsupported_and_kept_whole(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("bot.core.files.archives.shutil.which", lambda _name: None)
+    monkeypatch.setattr("bot.adapters.bsdtar.shutil.which", lambda _name: None)
     u = one("材料.rar", archives.rar4({"a.txt": b"a"}))
     assert codes(u) == [("archive_unsupported", "材料.rar", {"format": "rar"})]
     assert [p.filename for p in u.parts] == ["材料.rar"]

@@ -2,20 +2,22 @@
 
 One attachment may hold many files. Every file found becomes a `Part`; what cannot be opened becomes a
 `Problem`, and an archive that gave nothing is kept whole as a part, so nothing is dropped without a trace.
-Limits bound the work and the memory whatever the archive claims. Pure, except that RAR is read through
-Debian's bsdtar (a subprocess on a temporary folder, removed afterwards). Never raises.
+Limits bound the work and the memory whatever the archive claims. Pure: ZIP and 7z are read here; a reader
+for RAR (bot/adapters/bsdtar.py) is passed in by the shell, and without one a RAR is kept whole with a
+problem. Never raises.
 """
 
 from __future__ import annotations
 
 import logging
 import struct
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from tnefparse.mapi import decode_mapi
 
-from bot.core.files.archives import ArchiveError, Budget, Entry, Listing, read_7z, read_rar, read_zip, zip_is_document
+from bot.core.files.archives import ArchiveError, ArchiveReader, Budget, Entry, read_7z, read_zip, zip_is_document
 from bot.core.files.sniff import sniff
 from bot.core.mail.parse import parse_mail
 from bot.core.model import Attachment, Part, Problem, Unpacked
@@ -24,21 +26,25 @@ from bot.core.settings import Limits
 log = logging.getLogger(__name__)
 
 TNEF_SIGNATURE = b"\x78\x9f\x3e\x22"
-ARCHIVE_READERS: dict[str, Callable[[bytes, Budget], Listing]] = {"zip": read_zip, "7z": read_7z, "rar": read_rar}
+ARCHIVE_KINDS = frozenset({"zip", "7z", "rar"})
+BUILT_IN_READERS: Mapping[str, ArchiveReader] = MappingProxyType({"zip": read_zip, "7z": read_7z})
 # A file named .eml is a mail only if its bytes are not something else the sender misnamed.
 _EML_BY_NAME_KINDS = frozenset({"eml", "text", "html", "unknown"})
 
 
 @dataclass
 class _Result:
+    readers: Mapping[str, ArchiveReader]
     parts: list[Part] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     senders: list[tuple[str, str]] = field(default_factory=list)
 
 
-def unpack(attachments: tuple[Attachment, ...], limits: Limits) -> Unpacked:
-    """The files of a mail once its archives, forwarded mails and winmail.dat are opened."""
-    result = _Result()
+def unpack(attachments: tuple[Attachment, ...], limits: Limits,
+           readers: Mapping[str, ArchiveReader] = BUILT_IN_READERS) -> Unpacked:
+    """The files of a mail once its archives, forwarded mails and winmail.dat are opened, each archive
+    kind by its reader in `readers`."""
+    result = _Result(readers)
     budget = Budget(limits)
     for a in attachments:
         top = Part(a.filename, a.payload, "", "", "attachment", a.content_type, a.disposition, a.content_id)
@@ -65,7 +71,7 @@ def container_kind(part: Part) -> str | None:
     if payload.startswith(TNEF_SIGNATURE):
         return "tnef"
     kind = sniff(payload)[0]
-    if kind in ARCHIVE_READERS:
+    if kind in ARCHIVE_KINDS:
         return None if kind == "zip" and zip_is_document(payload) else kind
     if kind == "eml" or part.content_type == "message/rfc822":
         return "forward"
@@ -99,7 +105,10 @@ def _child(parent: Part, entry: Entry, origin: str) -> Part:
 
 def _open_archive(kind: str, part: Part, depth: int, budget: Budget, result: _Result) -> None:
     try:
-        listing = ARCHIVE_READERS[kind](part.payload, budget)
+        reader = result.readers.get(kind)
+        if reader is None:
+            raise ArchiveError("archive_unsupported", (("format", kind),))
+        listing = reader(part.payload, budget)
     except ArchiveError as exc:
         result.parts.append(part)  # keep what could not be opened
         result.problems.append(Problem(exc.code, shown(part), exc.params))

@@ -68,3 +68,14 @@ def answered_row_ids(slug: str, header_text: str) -> list[int]:
     """The ledger ids of the messages our replies answered, from Message-IDs `outgoing_message_id` made
     (in a mail's In-Reply-To or References)."""
     return [int(found) for found in re.findall(rf"<intake\.{re.escape(slug)}\.(\d+)\.", header_text)]
+
+
+def reference(prefix: str, row_id: int) -> str:
+    """The short reference a unit can quote, in every reply's subject: IDV2020-0031."""
+    return f"{prefix}-{row_id:04d}"
+
+
+def referenced_row_id(prefix: str, text: str) -> int | None:
+    """The ledger id in a reference `reference` made, found in `text` (a subject)."""
+    quoted = re.search(rf"\b{re.escape(prefix)}-(\d{{4,}})\b", text)
+    return int(quoted.group(1)) if quoted else None

@@ -1,0 +1,87 @@
+"""Where a message's files go and what the database says of them: each file written once into
+`<campaign>/<unit>/<category>/` (idempotently: the same input lands at the same path), its item row, and
+what a unit already has (the state the rules judge a new message against)."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, func, select
+
+from bot.core.model import CATEGORIES, ItemPlan, UnitState
+from bot.core.pipeline import Decision
+from bot.core.render.reply import UnitSummary
+from bot.core.roster import Roster
+from bot.core.rules import missing_categories
+from bot.core.settings import CampaignConfig
+from storage import tables as t
+from storage.files import FileStore, safe_name
+
+UNASSIGNED_FOLDER = "_unassigned"
+
+
+def unit_state(s: Session, unit: str | None, exclude: int | None = None) -> UnitState:
+    """What is stored for the unit, leaving out message `exclude` (the one being judged)."""
+    if unit is None:
+        return UnitState()
+    rows = s.exec(select(t.ItemRow.sha256).where(t.ItemRow.unit == unit, t.ItemRow.path.is_not(None),
+                                                 t.ItemRow.message_row_id != (exclude or 0))).all()
+    return UnitState(sha256s=frozenset(rows))
+
+
+def place_files(decision: Decision, campaign: CampaignConfig, store: FileStore) -> dict[int, str]:
+    """Write every file of the message, idempotently; a late-rejected message keeps only its raw bytes.
+    Part index → stored path."""
+    if any(p.code == "late_rejected" for p in decision.problems):
+        return {}
+    unit = decision.analysis.match.unit
+    folder_unit = unit if unit is not None else UNASSIGNED_FOLDER
+    parts = decision.analysis.unpacked.parts
+    placed: dict[int, str] = {}
+    for item in decision.items:
+        if item.skipped is None and not item.already_stored:
+            folder = (safe_name(campaign.slug), folder_unit, item.category.value)
+            placed[item.index] = store.place(folder, item.filename, parts[item.index].payload, item.sha256)
+    return placed
+
+
+def write_items(s: Session, row: t.MessageRow, decision: Decision, placed: dict[int, str],
+                existing: list[t.ItemRow]) -> None:
+    """One row per file; a file that was stored before (reprocessing) keeps its row and id."""
+    reusable: dict[tuple[str, str], list[t.ItemRow]] = {}
+    for old in existing:
+        reusable.setdefault((old.source or old.filename, old.sha256), []).append(old)
+    for item in decision.items:
+        if item.skipped is None:
+            fresh = item_row(row, decision, item, placed.get(item.index))
+            olds = reusable.get((item.source or item.filename, item.sha256))
+            if olds:
+                fresh.id = olds.pop(0).id
+                s.merge(fresh)
+            else:
+                s.add(fresh)
+    for olds in reusable.values():
+        for old in olds:
+            s.delete(old)
+
+
+def item_row(row: t.MessageRow, decision: Decision, item: ItemPlan, path: str | None) -> t.ItemRow:
+    f = item.facts
+    return t.ItemRow(
+        message_row_id=row.id or 0, unit=decision.analysis.match.unit, category=item.category.value,
+        filename=item.filename, source=item.source, path=path, size=item.size, sha256=item.sha256, kind=f.kind,
+        reason=item.reason, counted=item.counted and path is not None, already_stored=item.already_stored,
+        late=decision.late, width=f.width, height=f.height, has_exif=f.has_exif, title=f.title,
+    )
+
+
+def summary(s: Session, unit: str | None, roster: Roster, campaign: CampaignConfig) -> UnitSummary:
+    """The unit's cumulative state (what every receipt reports), counted by the database."""
+    if unit is None:
+        return UnitSummary(None, {}, ())
+    rows = s.exec(select(t.ItemRow.category, func.count())
+                  .where(t.ItemRow.unit == unit, t.ItemRow.counted).group_by(t.ItemRow.category)).all()
+    counts = {category: n for category, n in rows}
+    roster_unit = roster.by_name(unit)
+    required = roster_unit.required if roster_unit else True
+    return UnitSummary(unit, {c.value: counts.get(c.value, 0) for c in CATEGORIES},
+                       missing_categories(campaign.required, counts, required))
+

@@ -1,0 +1,96 @@
+"""A reply to one message, queued in the outbox in the message's own transaction: what it says (the files
+taken, the problems, notes, the unit's state), its fixed Message-ID, and the limits that keep the bot
+from ever starting a mail loop."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlmodel import Session, select
+
+from bot.core.mail.reply_prefixes import reply_topic
+from bot.core.pipeline import Context, Decision
+from bot.core.render.formats import local_moment
+from bot.core.render.outgoing import Identity, outgoing_message_id, reference
+from bot.core.render.reply import FileLine, ReplyInput, render_reply
+from bot.core.render.texts import Texts
+from bot.core.settings import ReplyLimits
+from bot.office.intake.filing import summary
+from bot.office.outbox import queue_outgoing
+from storage import tables as t
+from storage.files import safe_name
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Replier:
+    """What a reply needs besides the message: the context, the templates, who writes, the limits."""
+
+    ctx: Context
+    templates: Texts
+    identity: Identity
+    limits: ReplyLimits
+
+    def queue(self, s: Session, row: t.MessageRow, decision: Decision, placed: dict[int, str], texts: list[str],
+              now: datetime, forced: bool = False) -> None:
+        """Queue the reply (not committed); a reply over the limits is not queued and staff are told."""
+        analysis = decision.analysis
+        mail = analysis.mail
+        if not forced and over_reply_limit(s, self.limits, mail.from_addr, mail.subject, analysis.received_at):
+            row.review = ",".join(filter(None, [row.review, "reply-limit"]))
+            log.warning("no reply to %s: reply limit reached (loop or flood?)", mail.from_addr)
+            return
+        campaign = self.ctx.campaign
+        received = tuple(
+            FileLine(i.shown, i.category.value, i.size) for i in decision.items if i.counted and i.index in placed
+        )
+        reply_input = ReplyInput(
+            kind=decision.outcome.reply, to_addr=mail.from_addr, to_name=mail.from_name,
+            original_subject=mail.subject, original_message_id=mail.message_id,
+            original_references=mail.header("references"), received=received,
+            problems=tuple(zip(decision.problems, texts, strict=True)), notes=self.notes(decision, placed),
+            summary=summary(s, analysis.match.unit, self.ctx.roster, campaign),
+            reference=reference(campaign.reference_prefix, row.id or 0),
+        )
+        earlier = len(s.exec(select(t.OutboxRow.id).where(t.OutboxRow.message_row_id == row.id)).all())
+        again = f".{earlier + 1}" if earlier else ""  # a resend or a reply after reprocessing
+        message_id = outgoing_message_id(campaign.slug, self.identity, row.id, f"{decision.outcome.reply}{again}")
+        reply = render_reply(self.templates, reply_input, campaign, self.identity, message_id, now)
+        queue_outgoing(s, decision.outcome.reply, reply.to_addr, reply.subject, message_id, reply.raw, now,
+                       message_row_id=row.id)
+        row.reply_kind = decision.outcome.reply
+
+    def notes(self, decision: Decision, placed: dict[int, str]) -> tuple[str, ...]:
+        campaign = self.ctx.campaign
+        tx = self.templates
+        notes: list[str] = []
+        if decision.late and not any(p.code == "late_rejected" for p in decision.problems):
+            notes.append(tx.text("notes", "late", received=local_moment(decision.analysis.received_at, campaign),
+                                 deadline=local_moment(campaign.deadline, campaign)))
+        for item in decision.items:
+            if item.skipped is None and item.already_stored:
+                notes.append(tx.text("notes", "already_stored", file=item.shown))
+            stored = placed.get(item.index)
+            if stored is not None and safe_name(item.filename) != item.filename and not item.source:
+                notes.append(tx.text("notes", "renamed", original=item.filename, stored=stored.rsplit("/", 1)[-1]))
+        return tuple(notes)
+
+
+def over_reply_limit(s: Session, limits: ReplyLimits, address: str, subject: str, received_at: datetime) -> bool:
+    """At most N replies to one address for mail received within a window, and fewer for the same subject:
+    whatever goes wrong elsewhere (an auto-responder we do not recognise), the bot never starts a loop. The
+    window is on the mail's receive time, not the reply's, so a first run over a backlog of weeks answers
+    every mail, while a loop (mail arriving as fast as we answer) is cut."""
+    window = timedelta(hours=limits.window_hours)
+    received = received_at.astimezone(UTC)
+    recent = s.exec(
+        select(t.MessageRow.subject)
+        .join(t.OutboxRow, t.OutboxRow.message_row_id == t.MessageRow.id)
+        .where(t.OutboxRow.to_addr == address, t.MessageRow.received_at >= received - window,
+               t.MessageRow.received_at <= received + window)
+    ).all()
+    same = sum(1 for previous in recent if reply_topic(previous or "") == reply_topic(subject))
+    return len(recent) >= limits.max_per_sender or same >= limits.max_same_subject

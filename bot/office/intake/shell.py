@@ -1,0 +1,170 @@
+"""The imperative shell around one message. `Intake.process` reads top to bottom as the crash-safe order:
+
+  claim the ledger row (headers only) → analyse (the pure steps) → unrelated? keep only that it was seen
+  → a duplicate delivery? record it → archive the raw bytes → write files idempotently → one transaction:
+  items, problems, the outbox row of the reply, the ledger state and the folder's cursor → (the caller
+  marks the message on the server).
+
+A message that raises while analysed is failed for staff; one that kills the process while analysed is
+counted at each try and set aside after MAX_ATTEMPTS, so it never blocks the mailbox.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from datetime import UTC, datetime
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, delete, select
+
+from bot.core.overrides import Overrides, apply_to_analysis
+from bot.core.pipeline import NO_REPLY, Analysis, Context, Decision, analyse_raw, in_thread_of, judge, replied_message
+from bot.core.render.outgoing import Identity
+from bot.core.render.texts import Texts
+from bot.core.settings import ReplyLimits
+from bot.office.intake import ledger
+from bot.office.intake.bounces import record_bounce
+from bot.office.intake.filing import place_files, unit_state, write_items
+from bot.office.intake.ledger import MAX_ATTEMPTS, Result, Source
+from bot.office.intake.replies import Replier
+from bot.office.intake.reply_policy import ReplyPolicy
+from storage import tables as t
+from storage.db import session
+from storage.files import FileStore
+
+log = logging.getLogger(__name__)
+
+
+class Intake:
+    def __init__(self, ctx: Context, engine: Engine, store: FileStore, templates: Texts, identity: Identity,
+                 reply_limits: ReplyLimits | None = None) -> None:
+        self.ctx = ctx  # replaced by the application when the roster in force changes
+        self.engine = engine
+        self.store = store
+        self.templates = templates
+        self.identity = identity
+        self.reply_limits = reply_limits or ReplyLimits()
+
+    def process(self, raw: bytes, received_at: datetime, source: Source, now: datetime) -> Result:
+        now = now.astimezone(UTC)  # the database keeps UTC
+        key = ledger.ledger_key(ledger.header_message_id(ledger.header_block(raw)), raw)
+        with session(self.engine) as s:
+            row = ledger.find(s, source)
+            if row is not None and row.state != t.CLAIMED:  # done before: the caller marks it if needed
+                ledger.advance_cursor(s, source)
+                s.commit()
+                return ledger.result_of(row)
+            if row is None:
+                row = ledger.claim(s, source, key, now)  # committed before anything is analysed
+            else:  # a run that was killed while working on it
+                row.attempts += 1
+                s.add(row)
+                s.commit()
+                if row.attempts > MAX_ATTEMPTS:
+                    error = f"gave up after {MAX_ATTEMPTS} interrupted attempts (the process died analysing it)"
+                    return ledger.set_aside(s, row, source, raw, received_at, self.store, error, now)
+            try:
+                analysis = self.analyse(s, raw, received_at)
+            except Exception:
+                log.exception("message %s (%s uid %s) could not be analysed", row.id, source.folder, source.uid)
+                s.rollback()
+                return ledger.set_aside(s, row, source, raw, received_at, self.store, traceback.format_exc(), now)
+            if not analysis.relevant:
+                return ledger.record_unrelated(s, row, source, now)
+            row.key = ledger.ledger_key(analysis.mail.message_id, raw)
+            original = ledger.earlier_campaign_row(s, row.key, row.id or 0)
+            if original is not None:
+                return ledger.record_duplicate(s, row, source, analysis, raw, original, self.store, now)
+            try:
+                return self._store(s, row, source, raw, analysis, now)
+            except Exception:
+                s.rollback()
+                log.exception("message %s (%s uid %s) failed", row.id, source.folder, source.uid)
+                return ledger.fail(s, row, source, traceback.format_exc(), now)
+
+    def analyse(self, s: Session, raw: bytes, received_at: datetime) -> Analysis:
+        """The pure steps, then what only the ledger knows: a sender we could not place who answers our
+        reply to a unit is that unit's follow-up."""
+        analysis = analyse_raw(raw, received_at, self.ctx)
+        if analysis.match.unit is not None or analysis.automatic:
+            return analysis
+        replied = replied_message(analysis.mail, self.ctx.campaign)
+        original = s.get(t.MessageRow, replied) if replied is not None else None
+        if original is None or original.unit is None:
+            return analysis
+        return in_thread_of(analysis, original.unit, replied or 0, self.ctx.campaign)
+
+    def preview(self, raw: bytes, received_at: datetime) -> Decision:
+        """What `process` would decide for this message now, storing and sending nothing (`intake inspect`)."""
+        with session(self.engine) as s:
+            analysis = self.analyse(s, raw, received_at)
+            return judge(analysis, unit_state(s, analysis.match.unit), self.ctx.campaign)
+
+    def _store(self, s: Session, row: t.MessageRow, source: Source, raw: bytes, analysis: Analysis,
+               now: datetime) -> Result:
+        ledger.describe_match(row, analysis)
+        ledger.archive(row, raw, self.store)
+        s.add(row)
+        s.commit()  # archived: from here on nothing of this message can be lost
+        self._record(s, row, analysis, now, ReplyPolicy.AS_DECIDED)
+        ledger.advance_cursor(s, source)
+        s.commit()
+        return Result(row.id or 0, t.STORED, True, row.reply_kind)
+
+    def reprocess(self, row_id: int, now: datetime, overrides: Overrides,
+                  reply: ReplyPolicy = ReplyPolicy.IF_NEVER_ANSWERED, actor: str = "") -> Result:
+        """Run a stored message through the pipeline again (after a fix, a roster change or a staff
+        decision). Files land where they belong without copies; rows are updated in place, so file ids
+        stay; a reply goes out only as `reply` says."""
+        now = now.astimezone(UTC)
+        with session(self.engine) as s:
+            row = s.get(t.MessageRow, row_id)
+            if row is None or row.raw_path is None or row.state not in (t.STORED, t.FAILED, t.CLAIMED):
+                raise LookupError(f"message {row_id} has no stored campaign mail to reprocess")
+            raw = self.store.absolute(row.raw_path).read_bytes()
+            analysis = self.analyse(s, raw, row.received_at or now)
+            analysis = apply_to_analysis(analysis, row_id, overrides, actor)
+            existing = list(s.exec(select(t.ItemRow).where(t.ItemRow.message_row_id == row_id)).all())
+            old_paths = {i.path for i in existing if i.path}
+            for table in (t.ProblemRow, t.LinkRow):
+                s.exec(delete(table).where(table.message_row_id == row_id))  # type: ignore[call-overload]
+            ledger.describe_match(row, analysis)
+            self._record(s, row, analysis, now, reply, existing)
+            s.commit()
+            referenced = set(s.exec(select(t.ItemRow.path).where(t.ItemRow.path.in_(old_paths))).all())
+        for path in old_paths - referenced:  # moved to another unit or category: the old copy goes
+            self.store.absolute(path).unlink(missing_ok=True)
+        return Result(row_id, t.STORED, True, row.reply_kind)
+
+    def _record(self, s: Session, row: t.MessageRow, analysis: Analysis, now: datetime, reply: ReplyPolicy,
+                existing: list[t.ItemRow] | None = None) -> None:
+        """Judge, place the files and write everything about the message in the session (not committed)."""
+        campaign = self.ctx.campaign
+        decision = judge(analysis, unit_state(s, analysis.match.unit, exclude=row.id), campaign)
+        placed = place_files(decision, campaign, self.store)
+        write_items(s, row, decision, placed, existing or [])
+        texts = [self.templates.problem_text(p, campaign, analysis.received_at) for p in decision.problems]
+        for link in analysis.links:
+            s.add(t.LinkRow(message_row_id=row.id or 0, unit=analysis.match.unit, provider=link.provider,
+                            url=link.url, filename=link.filename, size=link.size, expires=link.expires))
+        for problem, text in zip(decision.problems, texts, strict=True):
+            s.add(t.ProblemRow(message_row_id=row.id or 0, unit=analysis.match.unit, code=problem.code,
+                               file=problem.file, text=text))
+        row.state = t.STORED
+        row.disposition = decision.outcome.status
+        row.review = ",".join(decision.outcome.review) or None
+        record_bounce(s, row, analysis)
+        row.late = decision.late
+        row.updated_at = now
+        row.error = None
+        s.flush()
+        if decision.outcome.reply != NO_REPLY and analysis.mail.from_addr and self._reply_due(s, row, reply):
+            replier = Replier(self.ctx, self.templates, self.identity, self.reply_limits)
+            replier.queue(s, row, decision, placed, texts, now, forced=reply == ReplyPolicy.ALWAYS)
+        s.add(row)
+
+    def _reply_due(self, s: Session, row: t.MessageRow, reply: ReplyPolicy) -> bool:
+        if reply == ReplyPolicy.IF_NEVER_ANSWERED:
+            return s.exec(select(t.OutboxRow.id).where(t.OutboxRow.message_row_id == row.id)).first() is None
+        return reply in (ReplyPolicy.AS_DECIDED, ReplyPolicy.ALWAYS)
