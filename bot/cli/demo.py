@@ -81,7 +81,6 @@ def demo(
     out: Annotated[Path, typer.Option(help="Folder for the demo's data (wiped first)")] = Path("demo-output"),
 ) -> None:
     """Run the real pipeline over the sample mail shipped with the project; no server needed."""
-    from bot.cli.demo import demo_digest, run_demo
 
     application, replies = run_demo(out)
     digest = demo_digest(application, replies)
