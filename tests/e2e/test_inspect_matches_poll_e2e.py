@@ -22,8 +22,8 @@ def mail(address: str, name: str, subject: str, files: list[tuple[str, bytes]], 
 
 
 def photo(seed: int, size: int = 1_100_000) -> tuple[str, bytes]:
-    small = size < 1_000_000  # a small picture (640×480), else a camera photo
-    return f"活动照片{seed}.jpg", make_jpeg(size, width=640 if small else 1600, height=480 if small else 1200, seed=seed)
+    width, height = (640, 480) if size < 1_000_000 else (1600, 1200)  # a small picture, else a camera photo
+    return f"活动照片{seed}.jpg", make_jpeg(size, width=width, height=height, seed=seed)
 
 
 def brief(title: str) -> tuple[str, bytes]:

@@ -24,7 +24,7 @@ from bot.bootstrap import App
 from bot.cli.demo import run_demo
 from bot.core.render.digest import progress
 from bot.office.digest import write_digest
-from bot.office.intake import Source
+from bot.office.intake.ledger import Source
 from storage import tables as t
 from storage.db import session
 from tests.fixtures import clients

@@ -14,7 +14,8 @@ from sqlmodel import select
 from bot.adapters.templates import Templates
 from bot.core.pipeline import Context
 from bot.core.render.outgoing import Identity
-from bot.office.intake import Intake, Source
+from bot.office.intake.ledger import Source
+from bot.office.intake.shell import Intake
 from storage import tables as t
 from storage.db import make_engine, session
 from storage.files import FileStore
