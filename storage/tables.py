@@ -31,10 +31,9 @@ FAILED = "failed"  # processing raised; kept for staff, never retried in a loop
 UNRELATED = "unrelated"  # not campaign mail: only the fact that it was seen is kept
 DUPLICATE = "duplicate"  # the same message delivered again
 
-# Dispositions shown to staff (status --json "status").
-ACCEPTED = "accepted"
+# The disposition staff must look at (a message's disposition is the outcome's: accepted | needs_attention |
+# ignored; status --json shows it as "status").
 NEEDS_ATTENTION = "needs_attention"
-IGNORED = "ignored"
 
 # Outbox states.
 PENDING = "pending"

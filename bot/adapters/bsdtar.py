@@ -23,6 +23,7 @@ from bot.core.files.archives import (
     rar_headers,
     read_capped,
 )
+from bot.core.mail.charsets import utf8_or_gbk
 
 BSDTAR_TIMEOUT = 120  # seconds for one bsdtar run
 
@@ -141,10 +142,7 @@ def _unescape(name: str) -> bytes:
 
 def _rar_name(raw: bytes) -> str:
     """UTF-8 (RAR5, RAR4 Unicode names as bsdtar converts them), else GBK as WinRAR on Chinese Windows writes."""
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("gb18030", "replace")
+    return utf8_or_gbk(raw)
 
 
 def _read_extracted(path: bytes, declared: int, cap: int) -> bytes | None:

@@ -16,7 +16,6 @@ from bot.core.settings import (
     DEFAULT_BRIEF_WORDS,
     DEFAULT_CASE_WORDS,
     DEFAULT_COMPRESSED_NAMES,
-    DEFAULT_PHOTO_WORDS,
     CampaignConfig,
     ClassifyRules,
     Limits,
@@ -307,7 +306,6 @@ class _Reader:
         rules = ClassifyRules(
             brief=tuple(self.get("classify", "brief", list, list(DEFAULT_BRIEF_WORDS))),
             case_study=tuple(self.get("classify", "case_study", list, list(DEFAULT_CASE_WORDS))),
-            photo=tuple(self.get("classify", "photo", list, list(DEFAULT_PHOTO_WORDS))),
             compressed_names=tuple(self.get("classify", "compressed_names", list, list(DEFAULT_COMPRESSED_NAMES))),
             compressed_long_edge=self.positive_int("classify", "compressed_long_edge", 2000),
         )

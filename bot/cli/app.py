@@ -85,14 +85,23 @@ def open_app(config: Config | None = None) -> App:
         raise typer.Exit(2) from exc
 
 
-def worker_lock(application: App) -> WorkerLock:
-    """Taken, or exit 3 with a clear message: two workers must never process the same mailbox."""
+def worker_lock(application: App, section: str = "cli", refused: str = "already_running") -> WorkerLock | None:
+    """The data folder's worker lock (two workers must never process the same mailbox, nor two flushers send
+    one row), or None after saying, in the catalogue's words ([section] refused), that another holds it."""
     lock = WorkerLock(application.config.storage.data_dir)
     try:
         lock.acquire()
     except AlreadyRunning as exc:
-        console.print(words(application.templates, "already_running", pid=exc.holder), style="red")
-        raise typer.Exit(3) from exc
+        console.print(application.templates.text(section, refused, pid=exc.holder), style="red")
+        return None
+    return lock
+
+
+def worker_lock_or_exit(application: App) -> WorkerLock:
+    """The worker lock, or exit 3: `run`, `poll` and `import` must not run beside a worker."""
+    lock = worker_lock(application)
+    if lock is None:
+        raise typer.Exit(3)
     return lock
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import replace
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Annotated
@@ -69,7 +69,7 @@ def demo_digest(app: App, outbox: Path) -> Path:
     with session(app.engine) as s:
         last = s.exec(select(func.max(t.MessageRow.received_at))).one()
     tz = app.config.campaign.timezone
-    day = (last.replace(tzinfo=UTC) if last else app.config.campaign.opens).astimezone(tz).date() + timedelta(days=1)
+    day = (last or app.config.campaign.opens).astimezone(tz).date() + timedelta(days=1)
     morning = datetime.combine(day, app.config.schedule.digest_time or time(8, 30), tz)
     _row, html, _xlsx = app.digests().queue_files(morning)
     flush_outbox(app.engine, FolderMailer(outbox), app.identity.address, morning)

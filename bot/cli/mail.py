@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from bot.bootstrap import App
-from bot.cli.app import app, console, flush_words, open_app, parse_moment, state, words, worker_lock
+from bot.cli.app import app, console, flush_words, open_app, parse_moment, state, words, worker_lock_or_exit
 
 
 @app.command()
@@ -23,7 +23,7 @@ def run() -> None:
 
     application = open_app()
     tx = application.templates
-    lock = worker_lock(application)
+    lock = worker_lock_or_exit(application)
 
     def started() -> None:
         console.print(words(tx, "run_started", seconds=application.config.poll_interval_seconds))
@@ -45,7 +45,7 @@ def poll(once: Annotated[bool, typer.Option("--once", help="One cycle, then exit
         run()
         return
     application = open_app()
-    with worker_lock(application):
+    with worker_lock_or_exit(application):
         application.sweep()
         report = poll_and_flush(application, state.clock)
     p = report.poll
@@ -87,7 +87,7 @@ def import_(
 
     application = open_app()
     fixed = parse_moment(received_at) if received_at else None
-    with worker_lock(application):
+    with worker_lock_or_exit(application):
         results = import_messages(application, files, fixed, state.clock)
     counts = {k: sum(1 for r in results if r == k) for k in ("stored", "duplicate", "unrelated", "failed")}
     console.print(words(application.templates, "import_done", count=len(results), **counts))

@@ -6,8 +6,7 @@ from typing import Annotated
 
 import typer
 
-from bot.cli.app import app, console, flush_words, open_app, state
-from storage.lock import AlreadyRunning, WorkerLock
+from bot.cli.app import app, console, flush_words, open_app, state, worker_lock
 
 
 @app.command()
@@ -27,12 +26,9 @@ def remind(
         for line in describe(tx, application.reminders().plan_now(now), moments, application.config.campaign, now):
             console.print(line, markup=False, highlight=False)
         return
-    lock = WorkerLock(application.config.storage.data_dir)
-    try:
-        lock.acquire()
-    except AlreadyRunning as exc:
-        console.print(tx.text("remind", "already_running", pid=exc.holder), style="red")
-        raise typer.Exit(3) from exc
+    lock = worker_lock(application, "remind", "already_running")
+    if lock is None:
+        raise typer.Exit(3)
     try:
         report = application.reminders().queue(now)
         sent = flush(application, state.clock)

@@ -13,12 +13,11 @@ from rich.table import Table
 
 from bot.adapters.templates import Templates
 from bot.bootstrap import App
-from bot.cli.app import app, console, flush_words, open_app, state, words
+from bot.cli.app import app, console, flush_words, open_app, state, words, worker_lock
 from bot.core.model import CATEGORIES
 from bot.core.review import ReviewEntry
 from bot.office.review import review_list
 from bot.office.status import history, status_report, unit_report
-from storage.lock import AlreadyRunning, WorkerLock
 
 
 def said(application: App, code: str, **params: object) -> str:
@@ -157,11 +156,8 @@ def digest_cmd(
     console.print(said(application, "digest_queued", html=html, xlsx=xlsx, to=", ".join(application.config.digest_to)))
     from bot.worker.jobs import flush
 
-    lock = WorkerLock(application.config.storage.data_dir)
-    try:
-        lock.acquire()
-    except AlreadyRunning:
-        console.print(said(application, "digest_worker_sends"))  # two flushers could send a row twice
+    lock = worker_lock(application, "report_cli", "digest_worker_sends")  # the worker sends it
+    if lock is None:
         return
     try:
         report = flush(application, state.clock)

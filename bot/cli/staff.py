@@ -17,6 +17,7 @@ from rich.table import Table
 from bot.bootstrap import App
 from bot.cli.app import app, console, open_app, state, words
 from bot.core.model import CATEGORIES
+from bot.core.review import parse_ref
 from bot.core.roster import RosterError
 from bot.office.decisions import (
     Done,
@@ -48,10 +49,10 @@ def actor(by: str | None) -> str:
 
 def number(text: str) -> int:
     """12, M12 or F12 (the ids `status` and `review` show)."""
-    digits = text.strip().lstrip("MmFf#")
-    if not digits.isdigit():
-        raise typer.BadParameter(f"not an id: {text!r}")
-    return int(digits)
+    try:
+        return parse_ref(text.strip().lstrip("#"))[1]
+    except ValueError as exc:
+        raise typer.BadParameter(f"not an id: {text!r}") from exc
 
 
 def act(change: Callable[[App], Done]) -> None:

@@ -33,7 +33,7 @@ from bot.core.model import (
 )
 from bot.core.render.outgoing import answered_row_ids, referenced_row_id
 from bot.core.roster import Roster
-from bot.core.rules import Facts, check, counts_toward_unit
+from bot.core.rules import Evidence, check, counts_toward_unit
 from bot.core.settings import CampaignConfig
 
 # Reply kinds.
@@ -212,12 +212,12 @@ def relevance(
 
 def judge(analysis: Analysis, state: UnitState, campaign: CampaignConfig) -> Decision:
     items = mark_already_stored(analysis.items, state)
-    facts = Facts(campaign, analysis.received_at, analysis.match, items, analysis.unpacked.problems,
+    evidence = Evidence(campaign, analysis.received_at, analysis.match, items, analysis.unpacked.problems,
                   analysis.links)
-    problems = check(facts)
+    problems = check(evidence)
     # A possibly forged sender's files are kept for staff but not counted until a person decides.
     items = tuple(replace(i, counted=counts_toward_unit(i, problems) and not analysis.auth_failure) for i in items)
-    return Decision(analysis, items, problems, facts.late, decide(analysis, items, problems))
+    return Decision(analysis, items, problems, evidence.late, decide(analysis, items, problems))
 
 
 def mark_already_stored(items: tuple[ItemPlan, ...], state: UnitState) -> tuple[ItemPlan, ...]:

@@ -12,7 +12,7 @@ from bot.core.settings import CampaignConfig
 
 
 @dataclass(frozen=True)
-class Facts:
+class Evidence:
     """Everything a rule may look at for one message."""
 
     campaign: CampaignConfig
@@ -31,65 +31,65 @@ class Facts:
         return self.received_at > self.campaign.deadline
 
 
-Rule = Callable[[Facts, list[Problem]], None]
+Rule = Callable[[Evidence, list[Problem]], None]
 
 
-def unit_unknown(facts: Facts, problems: list[Problem]) -> None:
-    if facts.match.unit is None:
+def unit_unknown(evidence: Evidence, problems: list[Problem]) -> None:
+    if evidence.match.unit is None:
         problems.append(Problem("unit_unknown"))
 
 
-def late_rejected(facts: Facts, problems: list[Problem]) -> None:
-    if facts.late and facts.campaign.late_policy == "reject":
+def late_rejected(evidence: Evidence, problems: list[Problem]) -> None:
+    if evidence.late and evidence.campaign.late_policy == "reject":
         problems.append(Problem("late_rejected"))
 
 
-def nothing_attached(facts: Facts, problems: list[Problem]) -> None:
-    if not facts.submitted and not facts.links and not facts.unpack_problems:
+def nothing_attached(evidence: Evidence, problems: list[Problem]) -> None:
+    if not evidence.submitted and not evidence.links and not evidence.unpack_problems:
         problems.append(Problem("no_attachments"))
 
 
-def containers(facts: Facts, problems: list[Problem]) -> None:
+def containers(evidence: Evidence, problems: list[Problem]) -> None:
     """Archives that could not be opened in full: encrypted, too deep, a bomb, corrupt, unsupported."""
-    problems.extend(facts.unpack_problems)
+    problems.extend(evidence.unpack_problems)
 
 
-def large_file_links(facts: Facts, problems: list[Problem]) -> None:
-    for link in facts.links:
+def large_file_links(evidence: Evidence, problems: list[Problem]) -> None:
+    for link in evidence.links:
         params = (("size", link.size), ("expires", link.expires), ("provider", link.provider))
         problems.append(Problem("large_file_link", link.filename or link.url, params))
 
 
-def photo_unreadable(facts: Facts, problems: list[Problem]) -> None:
-    for item in facts.submitted:
+def photo_unreadable(evidence: Evidence, problems: list[Problem]) -> None:
+    for item in evidence.submitted:
         if item.category is Category.PHOTO and item.facts.image_error:
             problems.append(
                 Problem("photo_unreadable", item.shown, (("index", item.index), ("error", item.facts.image_error)))
             )
 
 
-def photo_too_small(facts: Facts, problems: list[Problem]) -> None:
-    minimum = facts.campaign.min_photo_bytes
-    for item in facts.submitted:
+def photo_too_small(evidence: Evidence, problems: list[Problem]) -> None:
+    minimum = evidence.campaign.min_photo_bytes
+    for item in evidence.submitted:
         if item.category is Category.PHOTO and not item.facts.image_error and item.size < minimum:
             params = (("index", item.index), ("size", item.size), ("min", minimum))
             problems.append(Problem("photo_too_small", item.shown, params))
 
 
-def empty_file(facts: Facts, problems: list[Problem]) -> None:
-    for item in facts.submitted:
+def empty_file(evidence: Evidence, problems: list[Problem]) -> None:
+    for item in evidence.submitted:
         if item.size == 0:
             problems.append(Problem("empty_file", item.shown, (("index", item.index),)))
 
 
-def photo_compressed(facts: Facts, problems: list[Problem]) -> None:
+def photo_compressed(evidence: Evidence, problems: list[Problem]) -> None:
     """A copy squeezed by WeChat or QQ: its name says so, or it has no camera EXIF and few pixels.
     Photos already below the minimum size are left to photo_too_small."""
-    rules = facts.campaign.classify
+    rules = evidence.campaign.classify
     patterns = [re.compile(p, re.IGNORECASE) for p in rules.compressed_names]
-    for item in facts.submitted:
+    for item in evidence.submitted:
         f = item.facts
-        if item.category is not Category.PHOTO or f.image_error or item.size < facts.campaign.min_photo_bytes:
+        if item.category is not Category.PHOTO or f.image_error or item.size < evidence.campaign.min_photo_bytes:
             continue
         named = any(p.search(item.filename) for p in patterns)
         small = not f.has_exif and f.width is not None and f.height is not None and (
@@ -99,11 +99,11 @@ def photo_compressed(facts: Facts, problems: list[Problem]) -> None:
             problems.append(Problem("photo_compressed", item.shown, (("index", item.index), ("why", why))))
 
 
-def photos_pasted_in_document(facts: Facts, problems: list[Problem]) -> None:
+def photos_pasted_in_document(evidence: Evidence, problems: list[Problem]) -> None:
     """Photos only pasted inside a Word or PDF file, with no photo file in the mail."""
-    if any(i.category is Category.PHOTO for i in facts.submitted):
+    if any(i.category is Category.PHOTO for i in evidence.submitted):
         return
-    for item in facts.submitted:
+    for item in evidence.submitted:
         if item.facts.is_document and item.facts.embedded_images > 0:
             problems.append(Problem("photos_pasted_in_document", item.shown,
                                     (("count", item.facts.embedded_images),)))
@@ -124,10 +124,10 @@ RULES: tuple[Rule, ...] = (
 )
 
 
-def check(facts: Facts, rules: tuple[Rule, ...] = RULES) -> tuple[Problem, ...]:
+def check(evidence: Evidence, rules: tuple[Rule, ...] = RULES) -> tuple[Problem, ...]:
     problems: list[Problem] = []
     for rule in rules:
-        rule(facts, problems)
+        rule(evidence, problems)
     return tuple(problems)
 
 

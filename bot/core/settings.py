@@ -13,7 +13,6 @@ DEFAULT_CASE_WORDS = (
     "典型事例", "典型案例", "先进事迹", "经验总结", "经验做法", "典型经验", "事迹材料",
     "案例", "事迹", "经验", "做法",
 )
-DEFAULT_PHOTO_WORDS = ("照片", "图片", "相片", "摄影", "IMG", "DSC")
 DEFAULT_COMPRESSED_NAMES = (r"^mmexport\d{13}", r"^微信图片_\d{8,}", r"^wx_camera_\d{13}", r"^QQ图片\d{8,}")
 
 
@@ -23,7 +22,6 @@ class ClassifyRules:
 
     brief: tuple[str, ...] = DEFAULT_BRIEF_WORDS
     case_study: tuple[str, ...] = DEFAULT_CASE_WORDS
-    photo: tuple[str, ...] = DEFAULT_PHOTO_WORDS
     # File names of photos that went through WeChat or QQ (compressed copies), as regular expressions.
     compressed_names: tuple[str, ...] = DEFAULT_COMPRESSED_NAMES
     # A photo with no camera EXIF whose long edge is at most this many pixels looks like a compressed copy.

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime, tzinfo
 
 from sqlalchemy.engine import Engine
 from sqlmodel import or_, select
@@ -57,8 +57,6 @@ class ReviewRows:
 def _local(value: datetime | None, tz: tzinfo) -> str | None:
     if value is None:
         return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
     return value.astimezone(tz).isoformat()
 
 

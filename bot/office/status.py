@@ -32,11 +32,9 @@ _ITEM_COLUMNS = ("id", "message_row_id", "unit", "filename", "source", "category
 
 
 def _iso(value: datetime | None, tz: tzinfo | None = None) -> str | None:
-    """ISO text in the campaign's time zone; SQLite hands back naive UTC."""
+    """ISO text, in the campaign's time zone when given."""
     if value is None:
         return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
     return value.astimezone(tz).isoformat() if tz is not None else value.isoformat()
 
 
@@ -50,7 +48,7 @@ def message_status(state: str, disposition: str | None) -> str:
 
 
 @dataclass
-class _UnitFacts:
+class _Tallies:
     counts: dict[str, dict[str, int]]  # unit → category → counted files
     late: set[str]  # units with a counted file that came late
     problems: dict[str, list[dict[str, Any]]]
@@ -60,7 +58,7 @@ class _UnitFacts:
     needs_attention: int
 
 
-def _unit_facts(connection: Connection) -> _UnitFacts:
+def _tallies(connection: Connection) -> _Tallies:
     counts: dict[str, dict[str, int]] = defaultdict(lambda: {c.value: 0 for c in CATEGORIES})
     late: set[str] = set()
     item = t.ItemRow
@@ -89,11 +87,11 @@ def _unit_facts(connection: Connection) -> _UnitFacts:
             unrelated += count
         else:
             by_status[message_status(state, disposition)] += count
-    return _UnitFacts(counts, late, problems, last_mail, sum(by_status.values()), unrelated,
+    return _Tallies(counts, late, problems, last_mail, sum(by_status.values()), unrelated,
                       by_status[t.NEEDS_ATTENTION])
 
 
-def _report(facts: _UnitFacts, roster: Roster, campaign: CampaignConfig,
+def _report(facts: _Tallies, roster: Roster, campaign: CampaignConfig,
             files_by_unit: dict[str, list[dict[str, Any]]] | None = None) -> dict[str, Any]:
     units = []
     for unit in roster.units:
@@ -125,13 +123,13 @@ def _report(facts: _UnitFacts, roster: Roster, campaign: CampaignConfig,
 def unit_report(engine: Engine, roster: Roster, campaign: CampaignConfig) -> dict[str, Any]:
     """`campaign` and `units` of the status report, without the units' file lists."""
     with session(engine) as s:
-        return _report(_unit_facts(s.connection()), roster, campaign)
+        return _report(_tallies(s.connection()), roster, campaign)
 
 
 def status_report(engine: Engine, roster: Roster, campaign: CampaignConfig) -> dict[str, Any]:
     with collector_paused(), session(engine) as s:
         connection = s.connection()
-        facts = _unit_facts(connection)
+        facts = _tallies(connection)
         messages = connection.execute(
             plain(t.MessageRow, *_MESSAGE_COLUMNS).where(t.MessageRow.state != t.UNRELATED).order_by(t.MessageRow.id)
         ).all()
@@ -209,7 +207,4 @@ def history(engine: Engine, unit: str) -> list[dict[str, Any]]:
         for a in s.exec(touched).all():
             events.append({"at": a.at, "what": "action", "command": a.command, "actor": a.actor,
                            "id": a.message_row_id, "file_id": a.item_id, **json.loads(a.detail)})
-    for event in events:  # SQLite hands back naive UTC
-        if event["at"] is not None:
-            event["at"] = event["at"].replace(tzinfo=UTC) if event["at"].tzinfo is None else event["at"]
     return sorted(events, key=lambda e: (e["at"] is None, e["at"] or datetime.min.replace(tzinfo=UTC)))

@@ -4,7 +4,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.core.model import Category, FileFacts, ItemPlan, LargeFileLink, Problem, UnitMatch
-from bot.core.rules import Facts, check
+from bot.core.rules import Evidence, check
 from bot.core.settings import CampaignConfig
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -27,7 +27,7 @@ def brief(name: str = "简报.docx", pictures: int = 0, index: int = 0) -> ItemP
 
 
 def problems(*items: ItemPlan, links: tuple[LargeFileLink, ...] = (), unpack: tuple[Problem, ...] = ()):
-    return [(p.code, p.file) for p in check(Facts(CAMPAIGN, WHEN, UNIT, items, unpack, links))]
+    return [(p.code, p.file) for p in check(Evidence(CAMPAIGN, WHEN, UNIT, items, unpack, links))]
 
 
 def test_a_camera_original_is_no_problem() -> None:

@@ -83,18 +83,18 @@ def test_longest_matching_brief_word_is_reported() -> None:
 
 
 def test_keywords_come_only_from_the_rules() -> None:
-    rules = ClassifyRules(brief=("bulletin",), case_study=("story",), photo=())
+    rules = ClassifyRules(brief=("bulletin",), case_study=("story",))
     assert classify("Weekly BULLETIN.docx", DOCX, rules) == Classification(Category.BRIEF, "name:bulletin")
     assert classify("简报.docx", DOCX, rules) == Classification(Category.OTHER, "unclassified")
 
 
 def test_full_width_letters_match_their_keyword() -> None:
-    rules = ClassifyRules(brief=("report",), case_study=(), photo=())
+    rules = ClassifyRules(brief=("report",), case_study=())
     assert classify("ＲＥＰＯＲＴ.docx", DOCX, rules).category is Category.BRIEF
 
 
 def test_extension_is_not_searched_for_keywords() -> None:
-    rules = ClassifyRules(brief=("doc",), case_study=(), photo=())
+    rules = ClassifyRules(brief=("doc",), case_study=())
     assert classify("notes.docx", DOCX, rules) == Classification(Category.OTHER, "unclassified")
 
 

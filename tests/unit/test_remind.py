@@ -61,7 +61,7 @@ def make_app(tmp_path: Path, copy_staff: bool = False) -> App:
 def give(app: App, unit: str, *categories: str) -> None:
     with session(app.engine) as s:
         row = t.MessageRow(folder="INBOX", uidvalidity=1, uid=len(s.exec(select(t.MessageRow)).all()) + 1,
-                           key=f"k-{unit}-{categories}", state=t.STORED, disposition=t.ACCEPTED, unit=unit)
+                           key=f"k-{unit}-{categories}", state=t.STORED, disposition="accepted", unit=unit)
         s.add(row)
         s.flush()
         for n, category in enumerate(categories):

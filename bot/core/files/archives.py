@@ -21,6 +21,7 @@ import py7zr
 from py7zr.exceptions import PasswordRequired
 from py7zr.io import Py7zIO, WriterFactory
 
+from bot.core.mail.charsets import utf8_or_gbk
 from bot.core.settings import Limits
 
 CHUNK = 1024 * 1024
@@ -137,10 +138,7 @@ def zip_name(info: zipfile.ZipInfo) -> str:
         return unicode_path
     if info.flag_bits & 0x800:
         return info.orig_filename
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("gb18030", "replace")
+    return utf8_or_gbk(raw)
 
 
 def _unicode_path_field(extra: bytes, raw_name: bytes) -> str | None:

@@ -11,6 +11,8 @@ import struct
 import zipfile
 from dataclasses import dataclass
 
+from bot.core.mail.charsets import utf8_or_gbk
+
 TEXT_HEAD_CHARS = 500
 PDF_PAGES = 3
 OLE_STREAM_CAP = 4 * 1024 * 1024  # bytes of a Word stream read for text
@@ -167,11 +169,7 @@ def _runs(data: bytes) -> str:
 
 
 def _decode_8bit(raw: bytes) -> str:
-    raw = raw.split(b"\x00", 1)[0]
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("gb18030", "replace")
+    return utf8_or_gbk(raw.split(b"\x00", 1)[0])
 
 
 # ---- pdf ------------------------------------------------------------------------------------------

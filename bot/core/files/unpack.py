@@ -19,6 +19,7 @@ from tnefparse.mapi import decode_mapi
 
 from bot.core.files.archives import ArchiveError, ArchiveReader, Budget, Entry, read_7z, read_zip, zip_is_document
 from bot.core.files.sniff import sniff
+from bot.core.mail.charsets import utf8_or_gbk
 from bot.core.mail.parse import parse_mail
 from bot.core.model import Attachment, Part, Problem, Unpacked
 from bot.core.settings import Limits
@@ -210,11 +211,7 @@ def _read_mapi(data: bytes, into: TnefAttachment) -> None:
 
 def decode_8bit(raw: bytes) -> str:
     """An 8-bit TNEF string: UTF-8 when it is valid UTF-8, else GBK as Outlook on Chinese Windows writes it."""
-    raw = raw.split(b"\x00", 1)[0]
-    try:
-        return raw.decode("utf-8").strip()
-    except UnicodeDecodeError:
-        return raw.decode("gb18030", "replace").strip()
+    return utf8_or_gbk(raw.split(b"\x00", 1)[0]).strip()
 
 
 def _open_tnef(part: Part, depth: int, budget: Budget, result: _Result) -> None:

@@ -94,6 +94,15 @@ def header_bytes(value: str | bytes) -> bytes:
     return str(value).encode("utf-8", "surrogateescape")
 
 
+def utf8_or_gbk(data: bytes) -> str:
+    """Bytes no charset was declared for, as Chinese Windows writes them (names in ZIP, RAR and TNEF files,
+    old Word text): UTF-8 when they are valid UTF-8, else GB18030 (which reads all of GBK), never failing."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("gb18030", "replace")
+
+
 def decode_undeclared(data: bytes) -> str:
     """Header or parameter bytes without a declared charset: UTF-8, then GB18030."""
     return decode_bytes(data, None)

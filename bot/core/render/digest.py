@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from bot.core.model import CATEGORIES
@@ -52,10 +52,6 @@ class Digest:
     xlsx: bytes
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)  # SQLite keeps naive UTC
-
-
 def _short(iso: str | None, campaign: CampaignConfig) -> str:
     return local_moment(datetime.fromisoformat(iso), campaign) if iso else ""
 
@@ -95,7 +91,7 @@ def arrival_lines(arrivals: list[Arrival], tx: Texts, campaign: CampaignConfig) 
         if a.uncounted:
             files = "，".join(filter(None, [files, tx.text("digest", "uncounted", count=a.uncounted)]))
         lines.append({
-            "received": local_moment(_aware(a.received_at), campaign) if a.received_at else "", "unit": a.unit,
+            "received": local_moment(a.received_at, campaign) if a.received_at else "", "unit": a.unit,
             "sender": a.sender, "subject": a.subject, "files": files,
             "needs_attention": a.status == NEEDS_ATTENTION, "late": a.late,
         })

@@ -12,9 +12,6 @@ from bot.core.render.reply import UnitSummary
 from bot.core.render.texts import Texts
 from bot.core.settings import CampaignConfig
 
-REMINDER = "reminder"
-OVERDUE = "overdue"
-
 
 @dataclass(frozen=True)
 class Notice:
