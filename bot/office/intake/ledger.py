@@ -136,14 +136,19 @@ def save_cursor(s: Session, folder: str, uidvalidity: int, last_uid: int) -> Non
     s.add(row)
 
 
-def record_unrelated(s: Session, row: t.MessageRow, source: Source, now: datetime) -> Result:
-    """Not campaign mail: the row keeps only the fact that it was seen."""
-    row.state = t.UNRELATED
+def finish(s: Session, row: t.MessageRow, source: Source, now: datetime) -> Result:
+    """Commit the row's final state and move the folder's cursor past it, in one transaction."""
     row.updated_at = now
     s.add(row)
     advance_cursor(s, source)
     s.commit()
     return result_of(row)
+
+
+def record_unrelated(s: Session, row: t.MessageRow, source: Source, now: datetime) -> Result:
+    """Not campaign mail: the row keeps only the fact that it was seen."""
+    row.state = t.UNRELATED
+    return finish(s, row, source, now)
 
 
 def record_duplicate(s: Session, row: t.MessageRow, source: Source, analysis: Analysis, raw: bytes,
@@ -153,11 +158,7 @@ def record_duplicate(s: Session, row: t.MessageRow, source: Source, analysis: An
     row.state = t.DUPLICATE
     row.disposition = "duplicate"
     row.duplicate_of = original.id
-    row.updated_at = now
-    s.add(row)
-    advance_cursor(s, source)
-    s.commit()
-    return result_of(row)
+    return finish(s, row, source, now)
 
 
 def set_aside(s: Session, row: t.MessageRow, source: Source, raw: bytes, received_at: datetime, store: FileStore,
@@ -178,8 +179,4 @@ def fail(s: Session, row: t.MessageRow, source: Source, error: str, now: datetim
     row.disposition = t.NEEDS_ATTENTION
     row.review = "failed"
     row.error = error
-    row.updated_at = now
-    s.add(row)
-    advance_cursor(s, source)
-    s.commit()
-    return result_of(row)
+    return finish(s, row, source, now)

@@ -52,9 +52,7 @@ class Intake:
         with session(self.engine) as s:
             row = ledger.find(s, source)
             if row is not None and row.state != t.CLAIMED:  # done before: the caller marks it if needed
-                ledger.advance_cursor(s, source)
-                s.commit()
-                return ledger.result_of(row)
+                return ledger.finish(s, row, source, row.updated_at or now)
             if row is None:
                 row = ledger.claim(s, source, key, now)  # committed before anything is analysed
             else:  # a run that was killed while working on it
@@ -108,9 +106,7 @@ class Intake:
         s.add(row)
         s.commit()  # archived: from here on nothing of this message can be lost
         self._record(s, row, analysis, now, ReplyPolicy.AS_DECIDED)
-        ledger.advance_cursor(s, source)
-        s.commit()
-        return Result(row.id or 0, t.STORED, True, row.reply_kind)
+        return ledger.finish(s, row, source, now)
 
     def reprocess(self, row_id: int, now: datetime, overrides: Overrides,
                   reply: ReplyPolicy = ReplyPolicy.IF_NEVER_ANSWERED, actor: str = "") -> Result:
