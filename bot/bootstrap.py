@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import ssl
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -82,7 +82,7 @@ class App:
         self.roster = roster_in_force(self.engine, self.base_roster)
         self.roster_version = version
         if self._intake is not None:
-            self._intake.ctx = replace(self._intake.ctx, roster=self.roster)
+            self._intake.ctx = self.context()
         return True
 
     def digests(self) -> Digests:
