@@ -58,6 +58,11 @@ class Mail:
     html: str
     attachments: tuple[Attachment, ...]
     defects: tuple[str, ...] = ()  # what the parser had to work around
+    # What only a machine writes, found in the MIME tree by bot.core.mail.triage.machine_marks: the report and
+    # returned-header part types anywhere in it, inside attached messages too ("message/delivery-status",
+    # "message/feedback-report", "message/disposition-notification", "text/rfc822-headers" …), and
+    # "bounce-format" when a mail server's bounce text was recognised.
+    machine_marks: tuple[str, ...] = ()
 
     def header(self, name: str) -> str | None:
         """First value of a header, or None."""

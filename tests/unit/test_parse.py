@@ -348,3 +348,17 @@ def test_parsing_leaves_the_standard_feed_parser_as_it_is() -> None:
     assert isinstance(email.feedparser.NLCRE_eol, re.Pattern)
     assert email.feedparser.NLCRE_eol.pattern == r"(\r\n|\r|\n)\Z"
     assert email.message_from_string("Subject: x\n\nbody\n").get_payload() == "body\n"
+
+
+def test_report_parts_are_recorded_as_machine_marks_though_not_kept_as_files() -> None:
+    status = (b"Content-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.cn\n\n"
+              b"Final-Recipient: rfc822; a@example.org\nAction: failed\nStatus: 5.1.1\n")
+    headers = b"Content-Type: text/rfc822-headers\n\nMessage-ID: <m1@example.cn>\nSubject: x\n"
+    mail = parse_mail(multipart(b"Subject: s\n", text_part("notice"), status, headers))
+    assert mail.machine_marks == ("message/delivery-status", "text/rfc822-headers")
+    assert [a.content_type for a in mail.attachments] == ["text/rfc822-headers"]
+
+
+def test_an_ordinary_mail_with_a_photo_has_no_machine_marks() -> None:
+    photo = b"Content-Type: image/jpeg; name=a.jpg\nContent-Transfer-Encoding: base64\n\n" + b64(JPEG * 50)
+    assert parse_mail(multipart(b"Subject: s\n", text_part("请查收"), photo)).machine_marks == ()

@@ -4,7 +4,9 @@ mail-parser builds the message tree (and supplies date and address parsing, whic
 care for obsolete and malformed forms); when it fails, the standard library's most forgiving
 parser (compat32) takes over and the fact is noted in `Mail.defects`. Bodies, attachments,
 file names and header text are read from the tree here, with `bot.core.mail.charsets`, because mail-parser
-decodes gb2312-labelled GBK lossily and its attachment list is not the one this bot needs.
+decodes gb2312-labelled GBK lossily and its attachment list is not the one this bot needs. What
+only machines write (report parts anywhere, a mail server's bounce text) is read from the same tree by
+`bot.core.mail.triage.machine_marks` into `Mail.machine_marks`, for triage.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from mailparser.utils import get_addresses
 
 from bot.core.mail.charsets import decode_base64, decode_bytes, decode_header, decode_undeclared, header_bytes
 from bot.core.mail.html_text import html_to_text
+from bot.core.mail.triage import machine_marks
 from bot.core.model import Attachment, Mail
 
 FEED_SLICE = 1 << 16  # bytes handed to the feed parser at a time
@@ -88,6 +91,7 @@ def _parse(raw: bytes) -> Mail:
         html=html,
         attachments=tuple(walk.attachments),
         defects=tuple(dict.fromkeys(defects)),
+        machine_marks=machine_marks(message),
     )
 
 
@@ -220,7 +224,7 @@ class _Walk:
                 self.attach(part, filename, self.serialize_children(part))
                 return
             if ctype.startswith("message/"):
-                return  # delivery-status, disposition-notification: report data, not files
+                return  # delivery-status, disposition-notification: report data, not files (see machine_marks)
             for child in part.get_payload():
                 if isinstance(child, Message):
                     self.part(child, depth + 1)
