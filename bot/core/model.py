@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from functools import cached_property
@@ -19,9 +19,6 @@ class Category(StrEnum):
 CATEGORIES: tuple[Category, ...] = tuple(Category)
 
 
-# When a message gets a reply: as the pipeline decides (AUTO), also when staff ask again (FORCE),
-# on reprocessing only if it never had one (IF_NEVER), or not at all (NEVER).
-AUTO, FORCE, IF_NEVER, NEVER = "auto", "force", "if-never", "none"
 
 @dataclass(frozen=True)
 class Attachment:
@@ -195,8 +192,7 @@ class Problem:
 class UnitState:
     """What is already stored for a unit before this message."""
 
-    counts: dict[str, int] = field(default_factory=dict)  # category -> count
-    sha256s: frozenset[str] = frozenset()
+    sha256s: frozenset[str] = frozenset()  # the content of every file stored for it
 
 
 @dataclass(frozen=True)

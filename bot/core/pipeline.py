@@ -59,7 +59,7 @@ class Context:
 class Analysis:
     mail: Mail
     received_at: datetime
-    automatic: str | None  # why no reply is due (auto-reply, bounce, list, own-address, loop)
+    automatic: str | None  # why no reply is due (own-address, loop, bounce, complaint, auto-reply, list)
     match: UnitMatch
     unpacked: Unpacked  # the files once archives, forwards and winmail.dat are opened
     links: tuple[LargeFileLink, ...]  # files left behind download links (超大附件)
@@ -72,7 +72,7 @@ class Analysis:
 @dataclass(frozen=True)
 class Outcome:
     reply: str  # receipt | problems | ask_unit | none
-    status: str  # accepted | needs_attention | ignored
+    disposition: str  # accepted | needs_attention | ignored (shown as `status` in status --json)
     review: tuple[str, ...]  # what a person must look at
 
 
@@ -215,8 +215,10 @@ def judge(analysis: Analysis, state: UnitState, campaign: CampaignConfig) -> Dec
     evidence = Evidence(campaign, analysis.received_at, analysis.match, items, analysis.unpacked.problems,
                   analysis.links)
     problems = check(evidence)
-    # A possibly forged sender's files are kept for staff but not counted until a person decides.
-    items = tuple(replace(i, counted=counts_toward_unit(i, problems) and not analysis.auth_failure) for i in items)
+    # Kept for staff but not counted until a person decides: the files of a possibly forged sender, and those
+    # automatic mail carries (a bounce or auto-forward returning a unit's mail is not its submission).
+    uncounted = bool(analysis.auth_failure or analysis.automatic)
+    items = tuple(replace(i, counted=counts_toward_unit(i, problems) and not uncounted) for i in items)
     return Decision(analysis, items, problems, evidence.late, decide(analysis, items, problems))
 
 

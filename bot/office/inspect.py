@@ -50,7 +50,7 @@ def inspect_message(intake: Intake, raw: bytes, received_at: datetime | None, fa
             for p in decision.problems
         ] if analysis.relevant else [],
         "reply": decision.outcome.reply if would_reply else NO_REPLY,
-        "status": decision.outcome.status if analysis.relevant else "unrelated",
+        "status": decision.outcome.disposition if analysis.relevant else "unrelated",
         "review": list(decision.outcome.review) if analysis.relevant else [],
         "would_reply": would_reply,
         "defects": list(mail.defects),

@@ -69,7 +69,7 @@ def test_each_format_from_a_units_own_address_is_known_for_what_it_is(fmt: Forma
 def test_the_pipeline_answers_none_of_them(fmt: Format) -> None:
     decision = decided(parsed(fmt.name))
     assert decision.analysis.match.unit == UNIT_NAME  # the registered address: without triage it gets a reply
-    assert (decision.outcome.reply, decision.outcome.status) == (NO_REPLY, "ignored")
+    assert (decision.outcome.reply, decision.outcome.disposition) == (NO_REPLY, "ignored")
 
 
 @pytest.mark.parametrize("fmt", [f for f in FORMATS if f.returns_mail], ids=[f.name for f in FORMATS if f.returns_mail])

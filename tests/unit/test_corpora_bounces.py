@@ -131,7 +131,7 @@ def test_sent_again_from_a_units_address_it_is_known_and_gets_no_reply(relative:
     assert automatic_reason(mail, OURS) == AUTOMATIC[relative]
     decision = judge(analyse(mail, IN_WINDOW, CTX), UnitState(), CAMPAIGN)
     assert decision.analysis.match.unit == UNIT_NAME
-    assert (decision.outcome.reply, decision.outcome.status) == (NO_REPLY, "ignored")
+    assert (decision.outcome.reply, decision.outcome.disposition) == (NO_REPLY, "ignored")
 
 
 def test_no_other_corpus_message_sent_from_a_units_address_is_taken_for_a_bounce_or_complaint() -> None:

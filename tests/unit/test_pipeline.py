@@ -46,7 +46,7 @@ def test_a_complete_submission_from_a_registered_address_gets_a_receipt() -> Non
     assert [(i.category, i.reason, i.counted) for i in d.items] == [
         (Category.BRIEF, "name:活动简报", True), (Category.PHOTO, "type:jpeg", True)]
     assert d.problems == ()
-    assert (d.outcome.reply, d.outcome.status, d.outcome.review) == (RECEIPT, "accepted", ())
+    assert (d.outcome.reply, d.outcome.disposition, d.outcome.review) == (RECEIPT, "accepted", ())
     assert not d.late
 
 
@@ -56,7 +56,7 @@ def test_a_too_small_photo_is_a_problem_naming_the_file_and_is_not_counted() -> 
     assert [(p.code, p.file) for p in d.problems] == [("photo_too_small", "小图.jpg")]
     assert dict(d.problems[0].params)["size"] == len(small)
     assert [i.counted for i in d.items] == [False, True]
-    assert d.outcome.reply == PROBLEMS and d.outcome.status == "needs_attention"
+    assert d.outcome.reply == PROBLEMS and d.outcome.disposition == "needs_attention"
 
 
 def test_mail_after_the_deadline_is_late_and_accepted_under_the_accept_policy() -> None:
@@ -108,7 +108,16 @@ def test_an_auto_reply_from_a_unit_gets_no_reply() -> None:
     m = mail(subject="自动回复: 东城区文明办", headers=(("auto-submitted", "auto-replied"),))
     d = decide_for(m)
     assert d.analysis.automatic == "auto-reply"
-    assert (d.outcome.reply, d.outcome.status) == (NO_REPLY, "ignored")
+    assert (d.outcome.reply, d.outcome.disposition) == (NO_REPLY, "ignored")
+
+
+def test_files_returned_by_a_bounce_from_a_units_address_are_not_counted_as_its_submission() -> None:
+    m = mail(subject="Undeliverable: 东城区文明办报送材料", files=(("IMG_1.jpg", PHOTO),),
+             headers=(("x-failed-recipients", "someone@elsewhere.example"),))
+    d = decide_for(m)
+    assert (d.analysis.automatic, d.analysis.match.unit) == ("bounce", "东城区文明办")
+    assert (d.outcome.reply, d.outcome.disposition) == (NO_REPLY, "ignored")
+    assert [(i.filename, i.counted) for i in d.items] == [("IMG_1.jpg", False)]
 
 
 def test_a_cid_referenced_logo_is_not_a_submission_but_a_named_inline_photo_is() -> None:
@@ -122,9 +131,9 @@ def test_a_cid_referenced_logo_is_not_a_submission_but_a_named_inline_photo_is()
 
 def test_the_same_content_already_stored_for_the_unit_is_not_counted_again() -> None:
     d = decide_for(mail(files=(("IMG_1.jpg", PHOTO), ("copy.jpg", PHOTO))),
-                   state=UnitState({"photo": 1}, frozenset()))
+                   state=UnitState(frozenset()))
     assert [(i.already_stored, i.counted) for i in d.items] == [(False, True), (True, False)]
-    stored = UnitState({"photo": 1}, frozenset({hashlib.sha256(PHOTO).hexdigest()}))
+    stored = UnitState(frozenset({hashlib.sha256(PHOTO).hexdigest()}))
     d2 = decide_for(mail(files=(("IMG_1.jpg", PHOTO),)), state=stored)
     assert [(i.already_stored, i.counted) for i in d2.items] == [(True, False)]
 
@@ -143,7 +152,7 @@ def test_a_bounce_of_our_own_mail_is_kept_for_staff_but_not_answered() -> None:
                   attachments=(returned,))
     d = decide_for(bounce)
     assert (d.analysis.relevant, d.analysis.relevance, d.analysis.automatic) == (True, "bounce-of-our-mail", "bounce")
-    assert (d.outcome.reply, d.outcome.status) == (NO_REPLY, "ignored")
+    assert (d.outcome.reply, d.outcome.disposition) == (NO_REPLY, "ignored")
 
 
 def test_a_brief_with_photos_only_pasted_inside_asks_for_the_originals_but_still_counts() -> None:
@@ -163,7 +172,7 @@ def test_a_registered_sender_failing_dmarc_gets_no_receipt_and_nothing_counts() 
              headers=(("authentication-results", "mx.163.com; spf=fail smtp.mailfrom=dc@example.cn; dmarc=fail"),))
     d = decide_for(m)
     assert d.analysis.auth_failure == "spf=fail"
-    assert (d.outcome.reply, d.outcome.status, d.outcome.review) == (NO_REPLY, "needs_attention",
+    assert (d.outcome.reply, d.outcome.disposition, d.outcome.review) == (NO_REPLY, "needs_attention",
                                                                      ("sender-auth-failed",))
     assert [i.counted for i in d.items] == [False]
 

@@ -57,6 +57,7 @@ from flufl.bounce._detectors.smtp32 import SMTP32
 from flufl.bounce._detectors.yahoo import Yahoo
 from flufl.bounce._detectors.yale import Yale
 
+from bot.core.mail.reply_prefixes import reply_topic
 from bot.core.model import Mail
 
 # Set on every mail the bot sends; seeing it again means a loop.
@@ -125,7 +126,6 @@ BOUNCE_BODY_MARKERS: tuple[str, ...] = (
 )
 BODY_HEAD_LINES = 5  # how many non-empty lines count as "the top of the body"
 
-REPLY_PREFIXES = re.compile(r"^\s*(?:(?:re|fw|fwd|回复|答复|转发)\s*[:：]\s*)+", re.IGNORECASE)
 BOUNCE_LOCAL_PARTS = frozenset(("mailer-daemon", "postmaster"))
 BOUNCE_HEADERS = ("x-failed-recipients", "x-mddsn-message")  # Exim and Gmail; MDaemon
 AUTO_REPLY_PRECEDENCE = frozenset(("auto_reply",))
@@ -209,7 +209,7 @@ def automatic_reason(
     by_structure = _report_kind(mail)
     if by_structure is not None:
         return by_structure
-    subject = _fold(REPLY_PREFIXES.sub("", mail.subject)).lstrip()
+    subject = _fold(reply_topic(mail.subject))
     head = _body_head(mail.text)
     if _is_bounce(mail, subject, head, markers):
         return "bounce"

@@ -148,7 +148,7 @@ class Intake:
             s.add(t.ProblemRow(message_row_id=row.id or 0, unit=analysis.match.unit, code=problem.code,
                                file=problem.file, text=text))
         row.state = t.STORED
-        row.disposition = decision.outcome.status
+        row.disposition = decision.outcome.disposition
         row.review = ",".join(decision.outcome.review) or None
         record_bounce(s, row, analysis)
         row.late = decision.late
