@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import signal
 import tracemalloc
 from datetime import datetime
 from pathlib import Path
@@ -398,3 +399,21 @@ def test_truncated_or_random_containers_give_values_not_exceptions(magic: bytes)
         u = one("x.bin", magic + tail)
         assert all(p.code.startswith("archive_") for p in u.problems)
         assert len(u.parts) <= 1
+
+
+@needs_bsdtar
+def test_bsdtar_cannot_write_a_file_past_its_cap(tmp_path: Path) -> None:
+    """The file-size limit of the bsdtar child is set without Python code between fork and exec (prlimit):
+    a file growing past the cap stops the child with SIGXFSZ."""
+    from bot.adapters.bsdtar import _bsdtar
+
+    archive = tmp_path / "a.rar"
+    archive.write_bytes(archives.rar4({"big.bin": b"x" * 200_000}))
+    out = tmp_path / "out"
+    out.mkdir()
+    bsdtar = shutil.which("bsdtar") or "bsdtar"
+    capped = _bsdtar([bsdtar, "-xf", str(archive), "-C", str(out)], file_cap=10_000)
+    assert capped.returncode == -signal.SIGXFSZ
+    assert (out / "big.bin").stat().st_size <= 10_000
+    whole = _bsdtar([bsdtar, "-xf", str(archive), "-C", str(out)], file_cap=1_000_000)
+    assert whole.returncode == 0 and (out / "big.bin").stat().st_size == 200_000
