@@ -68,7 +68,7 @@ def _empty_mail(defect: str) -> Mail:
 
 def _parse(raw: bytes) -> Mail:
     defects: list[str] = []
-    message = _message_tree(raw, defects)
+    message = _message_tree(mend_broken_folds(raw, defects), defects)
     headers = tuple((str(name).lower(), _header_text(value)) for name, value in message.raw_items())
     senders = _addresses(_raw_all(message, "from"))
     walk = _Walk(crlf=b"\r\n" in raw[:4096])
@@ -121,6 +121,31 @@ def _feedparser() -> types.ModuleType:
     spec.loader.exec_module(module)
     module.NLCRE_eol = _LineEndAtEnd(module.NLCRE_eol)
     return module
+
+
+_HEADER_LINE = re.compile(rb"^(?:From |[\x21-\x39\x3b-\x7e]+:|[\t ])")  # a header, or its continuation
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+HEADER_SCAN = 1 << 20  # the blank line that ends the headers is looked for in the first MiB
+
+
+def mend_broken_folds(raw: bytes, defects: list[str]) -> bytes:
+    """A line among the headers that is neither a header nor a continuation (a fold whose leading space was
+    lost) makes the parser end the headers there, and every header after it is lost. When a real header
+    follows such a line before the blank line, the line is read as a continuation of the header above it and
+    a defect is noted. A stray line after the last header is left as it is: there the body may simply have
+    no blank line before it."""
+    found = _HEADER_END.search(raw, 0, HEADER_SCAN)
+    if found is None or found.start() == 0:
+        return raw
+    lines = raw[:found.start()].split(b"\n")
+    headers = [i for i, line in enumerate(lines) if _HEADER_LINE.match(line) and line[:1] not in (b" ", b"\t")]
+    broken = [i for i in range(1, max(headers, default=0)) if not _HEADER_LINE.match(lines[i])]
+    if not headers or headers[0] != 0 or not broken:
+        return raw
+    for i in broken:
+        lines[i] = b" " + lines[i]
+    defects.append(f"broken header fold: {len(broken)} line(s) read as continuations")
+    return b"\n".join(lines) + raw[found.start():]
 
 
 def _message_tree(raw: bytes, defects: list[str]) -> Message:
