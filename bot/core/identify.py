@@ -27,6 +27,12 @@ ORG_SUFFIXES: tuple[str, ...] = (
     "文明办", "委宣传部", "宣传部", "办公室", "委员会",
 )
 ADMIN_SUFFIXES: tuple[str, ...] = ("街道", "区", "县", "市", "镇", "乡")
+# Short forms that are also everyday words (小店 "small shop" from 小店区文明办): never derived. Staff rule out
+# another with `-短称` in the roster's aliases column, or name a unit by any word with a plain alias.
+EVERYDAY_WORDS: frozenset[str] = frozenset((
+    "小店", "新城", "城区", "城关", "开发区", "新区", "高新区", "经开区", "中心", "市区", "郊区",
+))
+KIND_OF_RANK = {3: "full", 2: "alias", 1: "short"}
 
 _CJK = r"\u2e80-\u9fff\uf900-\ufaff\U00020000-\U0003ffff"
 _SPACE_BY_CJK = re.compile(rf"(?<=[{_CJK}])\s+|\s+(?=[{_CJK}])")
@@ -125,8 +131,10 @@ def _by_name(mail: Mail, names: tuple[_Name, ...]) -> UnitMatch:
     units = sorted({hit.name.unit for hit in named})
     if len(units) > 1:
         matched = " / ".join(sorted({_best_text(named, unit) for unit in units}))
-        return UnitMatch(unit=None, how="name", matched=matched, where=where, needs_review=True)
-    return UnitMatch(unit=units[0], how="name", matched=best[0].name.text, where=where, needs_review=True)
+        return UnitMatch(unit=None, how="name", matched=matched, where=where, needs_review=True,
+                         name_kind=KIND_OF_RANK[best[0].name.rank])
+    return UnitMatch(unit=units[0], how="name", matched=best[0].name.text, where=where, needs_review=True,
+                     name_kind=KIND_OF_RANK[best[0].name.rank])
 
 
 def _best_text(hits: list[_Hit], unit: str) -> str:
@@ -183,8 +191,11 @@ def _names_of(
     # alias that is or contains the same form (小店 would also be read in 小店街道办事处).
     derived: dict[str, set[str]] = {}
     for unit in units:
+        blocked = {normalise(b) for b in unit.blocked}
         for form in short_forms(unit.name, org_suffixes, admin_suffixes):
-            derived.setdefault(normalise(form), set()).add(unit.name)
+            key = normalise(form)
+            if key not in blocked and key not in EVERYDAY_WORDS:
+                derived.setdefault(key, set()).add(unit.name)
     others = [(name.key, name.unit) for name in given] + [(k, u) for k, us in derived.items() for u in us]
     short = [
         _Name(key, owner, SHORT, key)

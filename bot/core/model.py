@@ -84,6 +84,7 @@ class Unit:
     group: str = ""
     required: bool = True  # must submit this campaign (False for an exempt unit)
     exempt: bool = False  # staff decided it need not submit (`intake exempt`)
+    blocked: tuple[str, ...] = ()  # derived short forms staff ruled out (`-小店` in the roster's aliases)
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,9 @@ class UnitMatch:
     # "signature" | "body" ("name"); "forwarded"; "in-reply-to" ("thread"); "staff"; "" for "none".
     where: str = ""
     needs_review: bool = False  # True for "address+name", "name", "forwarded" and "thread"
+    # For "name": what matched: the unit's "full" name, a registered "alias", or a "short" form derived from the
+    # name. Only a full name or an alias in the subject makes a stranger's mail campaign mail on its own.
+    name_kind: str = ""
 
 
 @dataclass(frozen=True)

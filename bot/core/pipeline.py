@@ -191,16 +191,17 @@ def is_embedded_image(part: Part, mail: Mail, facts: FileFacts) -> bool:
 def relevance(
     mail: Mail, received_at: datetime, match: UnitMatch, items: tuple[ItemPlan, ...], campaign: CampaignConfig
 ) -> tuple[bool, str]:
-    """Campaign mail: inside the window, and from a unit, naming a unit, carrying a campaign
-    keyword in its subject, or carrying files of the kinds a submission has."""
+    """Campaign mail: inside the window, and from a registered unit, or with a submission signal: a unit's
+    full name or registered alias in the subject, an answer to our own mail, a campaign keyword in the
+    subject, files of the kinds a submission has (or a large-file link, see `analyse`)."""
     if received_at < campaign.opens:
         return False, "before-opening"
     if received_at > campaign.closes:
         return False, "after-closing"
     if match.how.startswith("address"):
         return True, "address"
-    if match.how == "name":
-        return True, "unit-name"
+    if match.how == "name" and match.where == "subject" and match.name_kind in ("full", "alias"):
+        return True, "unit-name"  # a name elsewhere, or a short form, only says which unit once it is campaign mail
     if match.how == "thread":
         return True, "thread"
     if any(word and word in mail.subject for word in campaign.keywords):

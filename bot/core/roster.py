@@ -37,6 +37,7 @@ HEADERS: dict[str, str] = {
 TRUE_WORDS = frozenset(("是", "yes", "y", "true", "1"))
 FALSE_WORDS = frozenset(("否", "no", "n", "false", "0"))
 
+_BLOCK_MARKS = ("-", "－")  # an alias written -小店 blocks that derived short form instead
 _ALIAS_SEPARATORS = re.compile(r"[;；,，、]+")
 _EMAIL_SEPARATORS = re.compile(r"[;；,，、\s]+")
 
@@ -146,7 +147,9 @@ def _unit(row: list[str], columns: dict[str, tuple[int, str]], where: _Where) ->
     emails_text, emails_title = cell("emails")
     group, _ = cell("group")
     required_text, required_title = cell("required")
-    aliases = tuple(dict.fromkeys(a for a in _split(aliases_text, _ALIAS_SEPARATORS) if a != name))
+    written = _split(aliases_text, _ALIAS_SEPARATORS)
+    blocked = tuple(dict.fromkeys(a[1:].strip() for a in written if a[:1] in _BLOCK_MARKS and a[1:].strip()))
+    aliases = tuple(dict.fromkeys(a for a in written if a != name and a[:1] not in _BLOCK_MARKS))
     addresses = _split(unicodedata.normalize("NFKC", emails_text), _EMAIL_SEPARATORS)  # full-width ＠
     emails = tuple(dict.fromkeys(_email(address, where, emails_title) for address in addresses))
     return Unit(
@@ -155,6 +158,7 @@ def _unit(row: list[str], columns: dict[str, tuple[int, str]], where: _Where) ->
         emails=emails,
         group=group,
         required=_required(required_text, where, required_title),
+        blocked=blocked,
     )
 
 

@@ -26,11 +26,12 @@ from storage.db import session
 
 def roster_from_json(text: str) -> Roster:
     return Roster(tuple(Unit(name=u["name"], aliases=tuple(u["aliases"]), emails=tuple(u["emails"]),
-                             group=u["group"], required=u["required"]) for u in json.loads(text)))
+                             group=u["group"], required=u["required"], blocked=tuple(u.get("blocked", ())))
+                        for u in json.loads(text)))
 
 
 def roster_json(roster: Roster) -> str:
-    fields = ("name", "aliases", "emails", "group", "required")
+    fields = ("name", "aliases", "emails", "group", "required", "blocked")
     return json.dumps([{k: v for k, v in asdict(u).items() if k in fields} for u in roster.units], ensure_ascii=False)
 
 

@@ -28,11 +28,11 @@ PHOTO = make_jpeg(1_200_000, seed=1)
 
 def mail(from_addr: str = "dc@example.cn", subject: str = "东城区文明办报送材料", *,
          files: tuple[tuple[str, bytes], ...] = (), html: str = "", headers: tuple = (),
-         inline: tuple[tuple[str, bytes, str], ...] = ()) -> Mail:
+         inline: tuple[tuple[str, bytes, str], ...] = (), text: str = "") -> Mail:
     attachments = [Attachment(n, "application/octet-stream", "attachment", None, p) for n, p in files]
     attachments += [Attachment(n, "image/png", "inline", cid, p) for n, p, cid in inline]
     return Mail(message_id="m1@x", subject=subject, from_addr=from_addr, from_name="", to=("collect@163.example",),
-                date=None, content_type="multipart/mixed", headers=headers, text="", html=html,
+                date=None, content_type="multipart/mixed", headers=headers, text=text, html=html,
                 attachments=tuple(attachments))
 
 
@@ -190,3 +190,39 @@ def test_an_oversized_mail_is_judged_by_its_headers_and_the_sender_asked_to_spli
     assert (analysis.relevant, analysis.match.unit, d.items) == (True, "东城区文明办", ())
     assert [(p.code, dict(p.params)["size"]) for p in d.problems] == [("message_too_large", len(raw))]
     assert d.outcome.reply == PROBLEMS
+
+
+# -- A unit's name says which unit, not that a stranger's mail is a submission ----------------------------------
+
+SIGNED = "周末有空一起吃饭吗？\n\n张伟\n东城文明办 宣传科\n电话 010-12345678"
+
+
+def test_a_strangers_mail_naming_a_unit_only_in_its_signature_is_not_campaign_mail() -> None:
+    a = analyse(mail("zhangwei@qq.example", "周末聚餐", text=SIGNED), IN_WINDOW, CTX)
+    assert (a.match.unit, a.match.where, a.relevant, a.relevance) == ("东城区文明办", "signature", False, "no-signal")
+
+
+def test_an_advert_naming_a_units_alias_in_its_body_is_not_campaign_mail() -> None:
+    advert = "2020年冬季大型招聘会\n地点：市会展中心（东城文明办对面）\n参展企业200家，岗位3000个\n" * 3
+    a = analyse(mail("hr@jobs.example", "招聘会邀请函", text=advert), IN_WINDOW, CTX)
+    assert (a.match.unit, a.relevant) == ("东城区文明办", False)
+
+
+def test_a_stranger_naming_a_unit_in_the_subject_with_a_brief_and_photos_is_still_taken() -> None:
+    d = decide_for(mail("zhangwei@qq.example", "东城区文明办活动材料",
+                        files=(("活动简报.docx", make_docx("活动简报")), ("IMG_1.jpg", PHOTO))))
+    assert (d.analysis.match.unit, d.analysis.match.how, d.analysis.relevant) == ("东城区文明办", "name", True)
+    assert d.outcome.reply == RECEIPT
+
+
+def test_a_unit_named_by_its_full_name_or_alias_in_a_strangers_subject_makes_campaign_mail() -> None:
+    for subject in ("东城区文明办材料", "东城文明办材料"):
+        a = analyse(mail("zhangwei@qq.example", subject), IN_WINDOW, CTX)
+        assert (a.match.unit, a.relevant, a.relevance) == ("东城区文明办", True, "unit-name"), subject
+
+
+def test_a_derived_short_form_in_a_strangers_subject_does_not_make_campaign_mail_but_names_the_unit_of_one() -> None:
+    plain = analyse(mail("zhangwei@qq.example", "东城周末活动"), IN_WINDOW, CTX)
+    assert (plain.match.unit, plain.match.name_kind, plain.relevant) == ("东城区文明办", "short", False)
+    with_files = analyse(mail("zhangwei@qq.example", "东城周末活动", files=(("IMG_1.jpg", PHOTO),)), IN_WINDOW, CTX)
+    assert (with_files.match.unit, with_files.relevant, with_files.relevance) == ("东城区文明办", True, "files")

@@ -32,6 +32,13 @@ def error_of(text: str) -> str:
     return str(caught.value)
 
 
+def test_an_alias_written_with_a_minus_blocks_that_derived_short_form() -> None:
+    text = "单位名称|别名|邮箱\n东城区文明办|东城文明办;-东城;－东城区|dc@example.cn"
+    roster = parse_roster_rows(rows(text), "u.csv")
+    (unit,) = roster.units
+    assert (unit.aliases, unit.blocked) == (("东城文明办",), ("东城", "东城区"))
+
+
 # --- reading files -------------------------------------------------------------------------------
 
 

@@ -47,3 +47,14 @@ def test_a_running_app_picks_up_an_edited_roster_and_another_process_s_exemption
     assert worker.refresh_roster() is True
     xicheng = worker.intake.ctx.roster.by_name("西城区文明办")
     assert xicheng is not None and (xicheng.required, xicheng.exempt) == (False, True)
+
+
+def test_the_stored_roster_keeps_the_short_forms_staff_blocked() -> None:
+    from bot.core.model import Unit
+    from bot.core.roster import Roster
+    from bot.office.roster_in_force import roster_from_json, roster_json
+
+    roster = Roster((Unit("东城区文明办", ("东城文明办",), ("dc@example.cn",), "区县", True, blocked=("东城",)),))
+    assert roster_from_json(roster_json(roster)) == roster
+    assert roster_from_json('[{"name": "a", "aliases": [], "emails": [], "group": "", "required": true}]').units[0] \
+        .blocked == ()  # a roster stored before blocking existed
