@@ -150,6 +150,19 @@ class LinkRow(SQLModel, table=True):
     expires: str = ""
 
 
+class QuestionRow(SQLModel, table=True):
+    """A question a unit asked in a mail without files: staff answer it and mark it answered."""
+
+    __tablename__ = "question"
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_row_id: int = Field(foreign_key="message.id", index=True, unique=True)
+    unit: str | None = None
+    text: str
+    answered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    answered_by: str | None = None
+
+
 class CursorRow(SQLModel, table=True):
     """How far a mailbox folder has been read: only UIDs above last_uid are fetched."""
 

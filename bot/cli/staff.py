@@ -23,6 +23,7 @@ from bot.office.decisions import (
     Done,
     StaffError,
     all_campaign_messages,
+    answered,
     assign,
     exempt,
     import_units,
@@ -112,6 +113,16 @@ def exempt_cmd(
 def resend_cmd(message: Annotated[str, typer.Argument(help="Message id")], by: By = None) -> None:
     """Answer a message again (its receipt or problem list, with the unit's state as it is now)."""
     act(lambda a: resend(a, number(message), actor(by), state.clock()))
+
+
+@app.command("answered")
+def answered_cmd(
+    message: Annotated[str, typer.Argument(help="Message id of the question (from `intake review`)")],
+    undo: Annotated[bool, typer.Option("--undo", help="The question is open again")] = False,
+    by: By = None,
+) -> None:
+    """A unit's question has been answered: it leaves the review list and the digest."""
+    act(lambda a: answered(a, number(message), actor(by), state.clock(), undo))
 
 
 @app.command("reprocess")

@@ -31,6 +31,7 @@ from bot.core.model import (
     UnitState,
     Unpacked,
 )
+from bot.core.questions import question_of
 from bot.core.render.outgoing import answered_row_ids, referenced_row_id
 from bot.core.roster import Roster
 from bot.core.rules import Evidence, check, counts_toward_unit
@@ -39,8 +40,12 @@ from bot.core.settings import CampaignConfig
 # Reply kinds.
 RECEIPT = "receipt"
 PROBLEMS = "problems"
-ASK_UNIT = "ask_unit"
+ASK_UNIT = "ask_unit"  # campaign mail with files, from a sender no unit could be found for
+ASK_SENDER = "ask_sender"  # a stranger's campaign mail with nothing in it: which unit, and what to send
+QUESTION = "question"  # a unit's mail without files that asks something: it reached the office
 NO_REPLY = "none"
+# How a match vouches for the sender: a registered address, or a person's decision. Anyone else is a stranger.
+REGISTERED = ("address", "address+name", "staff")
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,7 @@ class Analysis:
     relevant: bool
     relevance: str  # the signal that made it campaign mail, or why it is not
     auth_failure: str | None = None  # a registered sender the receiving server did not vouch for
+    question: str | None = None  # what the sender's own words ask, if anything (bot/core/questions.py)
 
 
 @dataclass(frozen=True)
@@ -100,7 +106,8 @@ def analyse(mail: Mail, received_at: datetime, ctx: Context) -> Analysis:
     if not relevant and automatic == "bounce" and returns_our_mail(mail):
         relevant, why = True, "bounce-of-our-mail"  # staff must learn that a reply did not arrive
     failure = sender_auth_failure(mail) if match.how.startswith("address") and ctx.check_sender_auth else None
-    return Analysis(mail, received_at, automatic, match, unpacked, links, items, relevant, why, failure)
+    question = question_of(mail) if not automatic else None
+    return Analysis(mail, received_at, automatic, match, unpacked, links, items, relevant, why, failure, question)
 
 
 def analyse_raw(raw: bytes, received_at: datetime, ctx: Context) -> Analysis:
@@ -214,7 +221,7 @@ def relevance(
 def judge(analysis: Analysis, state: UnitState, campaign: CampaignConfig) -> Decision:
     items = mark_already_stored(analysis.items, state)
     evidence = Evidence(campaign, analysis.received_at, analysis.match, items, analysis.unpacked.problems,
-                  analysis.links)
+                        analysis.links, analysis.question)
     problems = check(evidence)
     # Kept for staff but not counted until a person decides: the files of a possibly forged sender, and those
     # automatic mail carries (a bounce or auto-forward returning a unit's mail is not its submission).
@@ -248,6 +255,12 @@ def decide(analysis: Analysis, items: tuple[ItemPlan, ...], problems: tuple[Prob
         return Outcome(NO_REPLY, "ignored", ())
     if analysis.auth_failure:  # never confirm acceptance to an address that may be forged
         return Outcome(NO_REPLY, "needs_attention", ("sender-auth-failed", *review))
+    carried = any(i.skipped is None for i in items) or analysis.links or analysis.unpacked.problems
+    carries_nothing = not carried
+    if carries_nothing and analysis.match.how not in REGISTERED:
+        return Outcome(ASK_SENDER, "needs_attention", tuple(review))  # never a problem list to a stranger
+    if carries_nothing and analysis.question:
+        return Outcome(QUESTION, "needs_attention", ("question", *review))
     if analysis.match.unit is None:
         return Outcome(ASK_UNIT, "needs_attention", tuple(review))
     if problems:

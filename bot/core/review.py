@@ -15,13 +15,14 @@ FAILED = "failed"  # processing raised: kept with its traceback
 SEND_FAILED = "send_failed"  # a reply the SMTP server refused for good
 BOUNCED_REPLY = "bounced_reply"  # a reply that came back as a bounce
 SENDER_AUTH_FAILED = "sender_auth_failed"  # a registered address failing DMARC/SPF: nothing counted
+QUESTION = "question"  # a unit asked something (a mail without files): staff answer and mark it answered
 UNASSIGNED = "unassigned"  # campaign mail no unit could be found for
 UNREGISTERED_SENDER = "unregistered_sender"  # unit found by name, not by a registered address
 REPLY_LIMIT = "reply_limit"  # no reply sent: too many to that address or thread
 UNCLASSIFIED_FILE = "unclassified_file"  # category "other"
 PHOTO_COMPRESSED = "photo_compressed"  # looks like a WeChat/QQ copy
 LARGE_FILE_LINK = "large_file_link"  # 超大附件: the file itself was not received
-KINDS = (FAILED, SEND_FAILED, BOUNCED_REPLY, SENDER_AUTH_FAILED, UNASSIGNED, UNREGISTERED_SENDER, REPLY_LIMIT,
+KINDS = (FAILED, SEND_FAILED, BOUNCED_REPLY, SENDER_AUTH_FAILED, QUESTION, UNASSIGNED, UNREGISTERED_SENDER, REPLY_LIMIT,
          UNCLASSIFIED_FILE, PHOTO_COMPRESSED, LARGE_FILE_LINK)
 
 _REF = re.compile(r"\s*([MFLRmflr]?)(\d+)\s*")

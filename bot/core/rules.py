@@ -21,6 +21,7 @@ class Evidence:
     items: tuple[ItemPlan, ...]
     unpack_problems: tuple[Problem, ...] = ()
     links: tuple[LargeFileLink, ...] = ()
+    question: str | None = None  # what the sender asks (a question is not a failed submission)
 
     @property
     def submitted(self) -> tuple[ItemPlan, ...]:
@@ -45,7 +46,11 @@ def late_rejected(evidence: Evidence, problems: list[Problem]) -> None:
 
 
 def nothing_attached(evidence: Evidence, problems: list[Problem]) -> None:
-    if not evidence.submitted and not evidence.links and not evidence.unpack_problems:
+    """A registered unit's mail with nothing in it that asks nothing: it forgot its files. (A question is not
+    a failed submission, and a stranger is asked, not told what is wrong.)"""
+    if evidence.submitted or evidence.links or evidence.unpack_problems or evidence.question:
+        return
+    if evidence.match.how in ("address", "address+name", "staff"):
         problems.append(Problem("no_attachments"))
 
 

@@ -152,6 +152,19 @@ def resend(app: Desk, message_row_id: int, actor: str, now: datetime) -> Done:
     return Done("resent", {"id": message_row_id, "to": row.from_addr or "-"})
 
 
+def answered(app: Desk, message_row_id: int, actor: str, now: datetime, undo: bool = False) -> Done:
+    """The unit's question in this message has been answered (or, with `undo`, is open again)."""
+    with session(app.engine) as s:
+        question = s.exec(select(t.QuestionRow).where(t.QuestionRow.message_row_id == message_row_id)).first()
+        if question is None:
+            raise StaffError("no_question", id=message_row_id)
+        record(s, now, actor, "answered", unit=question.unit, message_row_id=message_row_id, undo=undo)
+        question.answered_at, question.answered_by = (None, None) if undo else (now, actor)
+        s.add(question)
+        s.commit()
+    return Done("unanswered" if undo else "answered", {"id": message_row_id, "unit": question.unit or "-"})
+
+
 def reprocess(app: Desk, ids: Iterable[int], actor: str, now: datetime, reply: bool = False) -> Done:
     """Run stored mail through the pipeline again; no reply unless asked or the message never had one."""
     app.refresh_roster()  # once: the roster and the staff decisions do not change during the run

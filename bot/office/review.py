@@ -30,6 +30,7 @@ from bot.core.review import (
     LINK,
     MESSAGE,
     PHOTO_COMPRESSED,
+    QUESTION,
     REPLY,
     REPLY_LIMIT,
     SEND_FAILED,
@@ -52,6 +53,7 @@ class ReviewRows:
     problems: Sequence[t.ProblemRow]
     links: Sequence[t.LinkRow]
     replies: Sequence[t.OutboxRow]  # failed or bounced outgoing mail
+    questions: Sequence[t.QuestionRow] = ()  # units' questions not yet marked answered
 
 
 def _local(value: datetime | None, tz: tzinfo) -> str | None:
@@ -95,6 +97,11 @@ def review_entries(rows: ReviewRows, tz: tzinfo) -> list[ReviewEntry]:
             add(ref, UNREGISTERED_SENDER, m, detail=m.match_text or "")
         if "reply-limit" in reasons:
             add(ref, REPLY_LIMIT, m)
+
+    for question in rows.questions:
+        message = by_id.get(question.message_row_id)
+        if message is not None:
+            add(f"{MESSAGE}{message.id}", QUESTION, message, detail=question.text)
 
     for reply in rows.replies:
         message = by_id.get(reply.message_row_id)
@@ -148,10 +155,12 @@ def load_review_rows(engine: Engine) -> ReviewRows:
         problems = s.exec(select(t.ProblemRow).where(t.ProblemRow.code == PHOTO_COMPRESSED)
                           .order_by(t.ProblemRow.id)).all()
         links = s.exec(select(t.LinkRow).order_by(t.LinkRow.id)).all()
+        questions = s.exec(select(t.QuestionRow).where(t.QuestionRow.answered_at.is_(None))
+                           .order_by(t.QuestionRow.id)).all()
         replies = s.exec(select(t.OutboxRow)
                          .where(or_(t.OutboxRow.state == t.SEND_FAILED, t.OutboxRow.bounce_row_id.is_not(None)))
                          .order_by(t.OutboxRow.id)).all()
-    return ReviewRows(messages, items, problems, links, replies)
+    return ReviewRows(messages, items, problems, links, replies, questions)
 
 
 def review_list(engine: Engine, tz: tzinfo) -> list[ReviewEntry]:

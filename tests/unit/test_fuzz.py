@@ -66,7 +66,7 @@ def run_pipeline(raw: bytes) -> None:
     mail = parse_mail(raw)
     analysis = analyse(mail, WHEN, CTX)
     decision = judge(analysis, UnitState(), CAMPAIGN)
-    assert decision.outcome.reply in ("receipt", "problems", "ask_unit", "none")
+    assert decision.outcome.reply in ("receipt", "problems", "ask_unit", "ask_sender", "question", "none")
     assert len(decision.items) == len(analysis.unpacked.parts)
 
 

@@ -206,3 +206,52 @@ def test_a_backlog_of_weeks_from_one_address_is_answered_in_full_in_one_run(inta
         intake.process(raw, received, Source("INBOX", 7, day + 1), NOW)
     assert len(rows(intake, t.OutboxRow)) == 12
     assert [r.review for r in rows(intake, t.MessageRow) if r.review and "reply-limit" in r.review] == []
+
+
+def plain(sender: str, subject: str, body: str, uid_seed: int) -> bytes:
+    return clients.foxmail(from_addr=sender, from_name="", to="bot@163.example", subject=subject, body=body,
+                           date=RECEIVED, message_id=f"plain-{uid_seed}@example.cn")
+
+
+def test_a_stranger_is_asked_what_to_send_once_per_address_and_shown_no_units_state(intake: Intake) -> None:
+    intake.process(RAW, RECEIVED, Source("INBOX", 7, 1), NOW)  # 东城区文明办 has files stored
+    for uid in (2, 3):
+        intake.process(plain("friend@qq.example", "东城区文明办的材料", "你好", uid), RECEIVED, Source("INBOX", 7, uid),
+                       NOW)
+    asked = [o for o in rows(intake, t.OutboxRow) if o.to_addr == "friend@qq.example"]
+    assert [o.kind for o in asked] == ["ask_sender"]
+    text = asked[0].raw.decode("ascii", "replace")
+    assert "X-Report-Intake: idv-2020" in text
+    body = email_text(asked[0].raw)
+    assert "写明单位全称" in body and "贵单位" not in body and "目前已报送" not in body
+    assert [p.code for p in rows(intake, t.ProblemRow) if p.message_row_id != 1] == []
+
+
+def test_a_units_question_is_kept_for_staff_until_marked_answered(intake: Intake) -> None:
+    from types import SimpleNamespace
+
+    from bot.office.decisions import answered
+    from bot.office.review import review_list
+
+    question = "请问活动简报需要加盖公章吗？照片是否需要单独打包？截止时间能否延后？"
+    result = intake.process(plain("dc@example.cn", "咨询", question, 9), RECEIVED, Source("INBOX", 7, 9), NOW)
+    (reply,) = rows(intake, t.OutboxRow)
+    assert reply.kind == "question" and rows(intake, t.ProblemRow) == []
+    body = email_text(reply.raw)
+    assert question in body and "报送截止时间：12月31日18:00" in body and "每张大于1.0 MB" in body
+    entries = [e for e in review_list(intake.engine, TZ) if e.kind == "question"]
+    assert [(e.ref, e.unit, e.detail) for e in entries] == [(f"M{result.row_id}", "东城区文明办", f"咨询\n{question}")]
+    answered(SimpleNamespace(engine=intake.engine), result.row_id, "王芳", NOW)  # type: ignore[arg-type]
+    assert [e for e in review_list(intake.engine, TZ) if e.kind == "question"] == []
+    (kept,) = rows(intake, t.QuestionRow)
+    assert (kept.answered_by, kept.answered_at) == ("王芳", NOW)
+
+
+def email_text(raw: bytes) -> str:
+    import email
+    from email import policy
+
+    message = email.message_from_bytes(raw, policy=policy.default)
+    part = message.get_body(preferencelist=("plain",))
+    assert part is not None
+    return part.get_content()  # type: ignore[no-any-return]

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.core.model import Attachment, Category, Mail, Unit, UnitState
-from bot.core.pipeline import ASK_UNIT, NO_REPLY, PROBLEMS, RECEIPT, Context, analyse, judge
+from bot.core.pipeline import ASK_SENDER, ASK_UNIT, NO_REPLY, PROBLEMS, QUESTION, RECEIPT, Context, analyse, judge
 from bot.core.roster import Roster
 from bot.core.settings import CampaignConfig
 from tests.fixtures.files import make_docx, make_jpeg, make_png
@@ -226,3 +226,30 @@ def test_a_derived_short_form_in_a_strangers_subject_does_not_make_campaign_mail
     assert (plain.match.unit, plain.match.name_kind, plain.relevant) == ("东城区文明办", "short", False)
     with_files = analyse(mail("zhangwei@qq.example", "东城周末活动", files=(("IMG_1.jpg", PHOTO),)), IN_WINDOW, CTX)
     assert (with_files.match.unit, with_files.relevant, with_files.relevance) == ("东城区文明办", True, "files")
+
+
+# -- Mail that is not a submission: a stranger is asked, a unit's question is a question ------------------------
+
+
+def test_a_stranger_naming_a_unit_in_the_subject_with_nothing_attached_is_asked_not_told_what_is_wrong() -> None:
+    d = decide_for(mail("zhangwei@qq.example", "东城区文明办活动材料"))
+    assert (d.analysis.relevant, d.analysis.match.unit) == (True, "东城区文明办")
+    assert (d.outcome.reply, d.problems) == (ASK_SENDER, ())
+
+
+def test_a_registered_units_question_without_files_is_a_question_not_a_failed_submission() -> None:
+    text = "您好！\n请问活动简报需要加盖公章吗？照片是否需要单独打包？\n\n东城区文明办 李明"
+    d = decide_for(replace(mail(subject="关于报送材料的咨询"), text=text))
+    assert d.analysis.question == "关于报送材料的咨询\n请问活动简报需要加盖公章吗？照片是否需要单独打包？"
+    assert (d.outcome.reply, d.outcome.disposition, d.problems) == (QUESTION, "needs_attention", ())
+    assert "question" in d.outcome.review
+
+
+def test_a_registered_units_mail_without_files_that_asks_nothing_is_still_told_nothing_was_attached() -> None:
+    d = decide_for(replace(mail(subject="东城区文明办报送材料"), text="请查收。\n东城区文明办"))
+    assert (d.analysis.question, d.outcome.reply, [p.code for p in d.problems]) == (None, PROBLEMS, ["no_attachments"])
+
+
+def test_a_question_with_files_is_judged_as_the_submission_it_is() -> None:
+    m = replace(mail(files=(("IMG_1.jpg", PHOTO),)), text="照片这样可以吗？")
+    assert decide_for(m).outcome.reply == RECEIPT  # the files are what count

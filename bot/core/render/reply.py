@@ -9,7 +9,8 @@ from email.utils import formataddr
 
 from bot.core.mail.reply_prefixes import is_answer
 from bot.core.model import CATEGORIES, Problem
-from bot.core.render.formats import local_moment
+from bot.core.questions import facts_asked
+from bot.core.render.formats import filesize, local_moment
 from bot.core.render.outgoing import AUTO_REPLIED, Identity, OutgoingMail, compose, wire_bytes
 from bot.core.render.texts import Texts
 from bot.core.settings import CampaignConfig
@@ -35,7 +36,7 @@ class UnitSummary:
 class ReplyInput:
     """Everything a reply says."""
 
-    kind: str  # receipt | problems | ask_unit
+    kind: str  # receipt | problems | ask_unit | ask_sender | question
     to_addr: str
     to_name: str
     original_subject: str
@@ -46,6 +47,7 @@ class ReplyInput:
     notes: tuple[str, ...]
     summary: UnitSummary
     reference: str = ""  # IDV2020-0031: quoted in the subject so a thread can be traced
+    question: str = ""  # what the sender asked (a question reply quotes it)
 
 
 def render_reply(
@@ -68,6 +70,10 @@ def render_reply(
         deadline=local_moment(campaign.deadline, campaign),
         signature=identity.name,
         reference=reply.reference,
+        question=reply.question,
+        facts=facts_asked(reply.question) if reply.question else (),
+        min_photo=filesize(campaign.min_photo_bytes),
+        collect_address=identity.address,
     )
     original = reply.original_subject.strip() or templates.text("subjects", "default", campaign=campaign.name)
     subject = original if is_answer(original) else templates.text("subjects", "reply", subject=original)

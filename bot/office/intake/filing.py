@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlmodel import Session, func, select
 
 from bot.core.model import CATEGORIES, ItemPlan, UnitState
-from bot.core.pipeline import Decision
+from bot.core.pipeline import QUESTION, Decision
 from bot.core.render.reply import UnitSummary
 from bot.core.roster import Roster
 from bot.core.rules import missing_categories
@@ -85,3 +85,17 @@ def summary(s: Session, unit: str | None, roster: Roster, campaign: CampaignConf
     return UnitSummary(unit, {c.value: counts.get(c.value, 0) for c in CATEGORIES},
                        missing_categories(campaign.required, counts, required))
 
+
+def record_question(s: Session, row: t.MessageRow, decision: Decision) -> None:
+    """A unit's question, kept for staff until they mark it answered (an answered one stays answered when the
+    message is reprocessed)."""
+    existing = s.exec(select(t.QuestionRow).where(t.QuestionRow.message_row_id == row.id)).first()
+    question = decision.analysis.question
+    if decision.outcome.reply != QUESTION or not question:
+        if existing is not None and existing.answered_at is None:
+            s.delete(existing)
+        return
+    if existing is None:
+        existing = t.QuestionRow(message_row_id=row.id or 0, text=question)
+    existing.unit, existing.text = decision.analysis.match.unit, question
+    s.add(existing)

@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 from sqlmodel import Session, select
 
 from bot.core.mail.reply_prefixes import reply_topic
-from bot.core.pipeline import Context, Decision
+from bot.core.pipeline import ASK_SENDER, QUESTION, Context, Decision
 from bot.core.render.formats import local_moment
 from bot.core.render.outgoing import Identity, outgoing_message_id, reference
-from bot.core.render.reply import FileLine, ReplyInput, render_reply
+from bot.core.render.reply import FileLine, ReplyInput, UnitSummary, render_reply
 from bot.core.render.texts import Texts
 from bot.core.settings import ReplyLimits
 from bot.office.intake.filing import summary
@@ -43,7 +43,14 @@ class Replier:
             row.review = ",".join(filter(None, [row.review, "reply-limit"]))
             log.warning("no reply to %s: reply limit reached (loop or flood?)", mail.from_addr)
             return
+        kind = decision.outcome.reply
+        if kind == ASK_SENDER and asked_before(s, mail.from_addr):
+            log.info("no reply to %s: asked once already what to send", mail.from_addr)
+            return
         campaign = self.ctx.campaign
+        # A stranger is never shown a unit's state, whichever unit the mail names.
+        state = UnitSummary(None, {}, ()) if kind == ASK_SENDER else summary(s, analysis.match.unit, self.ctx.roster,
+                                                                               campaign)
         received = tuple(
             FileLine(i.shown, i.category.value, i.size) for i in decision.items if i.counted and i.index in placed
         )
@@ -52,8 +59,8 @@ class Replier:
             original_subject=mail.subject, original_message_id=mail.message_id,
             original_references=mail.header("references"), received=received,
             problems=tuple(zip(decision.problems, texts, strict=True)), notes=self.notes(decision, placed),
-            summary=summary(s, analysis.match.unit, self.ctx.roster, campaign),
-            reference=reference(campaign.reference_prefix, row.id or 0),
+            summary=state, reference=reference(campaign.reference_prefix, row.id or 0),
+            question=(analysis.question or "") if kind == QUESTION else "",
         )
         earlier = len(s.exec(select(t.OutboxRow.id).where(t.OutboxRow.message_row_id == row.id)).all())
         again = f".{earlier + 1}" if earlier else ""  # a resend or a reply after reprocessing
@@ -77,6 +84,12 @@ class Replier:
             if stored is not None and safe_name(item.filename) != item.filename and not item.source:
                 notes.append(tx.text("notes", "renamed", original=item.filename, stored=stored.rsplit("/", 1)[-1]))
         return tuple(notes)
+
+
+def asked_before(s: Session, address: str) -> bool:
+    """Whether this address was already asked which unit it is and what to send (once per address)."""
+    return s.exec(select(t.OutboxRow.id).where(t.OutboxRow.to_addr == address, t.OutboxRow.kind == ASK_SENDER)
+                  ).first() is not None
 
 
 def over_reply_limit(s: Session, limits: ReplyLimits, address: str, subject: str, received_at: datetime) -> bool:

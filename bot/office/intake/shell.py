@@ -25,7 +25,7 @@ from bot.core.render.texts import Texts
 from bot.core.settings import ReplyLimits
 from bot.office.intake import ledger
 from bot.office.intake.bounces import record_bounce
-from bot.office.intake.filing import place_files, unit_state, write_items
+from bot.office.intake.filing import place_files, record_question, unit_state, write_items
 from bot.office.intake.ledger import MAX_ATTEMPTS, Result, Source
 from bot.office.intake.replies import Replier
 from bot.office.intake.reply_policy import ReplyPolicy
@@ -147,6 +147,7 @@ class Intake:
         for problem, text in zip(decision.problems, texts, strict=True):
             s.add(t.ProblemRow(message_row_id=row.id or 0, unit=analysis.match.unit, code=problem.code,
                                file=problem.file, text=text))
+        record_question(s, row, decision)
         row.state = t.STORED
         row.disposition = decision.outcome.disposition
         row.review = ",".join(decision.outcome.review) or None
