@@ -330,5 +330,6 @@ class _Reader:
                 max_depth=self.positive_int("limits", "max_depth", Limits.max_depth),
                 max_parts=self.positive_int("limits", "max_parts", Limits.max_parts),
                 max_message_bytes=self.positive_int("limits", "max_message_bytes", Limits.max_message_bytes),
+                max_attempts=self.positive_int("limits", "max_attempts", Limits.max_attempts),
             ),
         )

@@ -38,6 +38,7 @@ class Limits:
     max_depth: int = 3  # archives inside archives
     max_parts: int = 500  # files in one mail, counting archive entries
     max_message_bytes: int = 100 * 1024 * 1024  # a larger mail is archived and the sender asked to split it
+    max_attempts: int = 5  # a mail whose processing is interrupted (the process killed) this often is set aside
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 Dovecot and an SMTP server on loopback.
 
 - A message that kills the process while it is analysed (the OOM killer, a crash in a C library) is claimed
-  first: each try is counted, after MAX_ATTEMPTS it is set aside as failed and shown to staff, and every
+  first: each try is counted, after `limits.max_attempts` (5) it is set aside as failed and shown to staff, and every
   other message is processed and answered.
 - A run killed between a message's commit and its mark on the server leaves the cursor past it: the next
   run marks it without fetching it again.
@@ -13,7 +13,7 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
-from bot.office.intake.ledger import MAX_ATTEMPTS
+from bot.core.settings import Limits
 from tests.e2e.faults import intake_with_fault
 from tests.e2e.harness import Setup, write_config
 from tests.e2e.servers import Dovecot, SmtpSink, append, fetch_flags
@@ -21,6 +21,7 @@ from tests.e2e.test_poll_e2e import TO, when
 from tests.fixtures import clients
 from tests.fixtures.files import make_docx, make_jpeg
 
+MAX_ATTEMPTS = Limits().max_attempts
 POISON = "poison-7f3a"  # in the Message-ID of the message that kills the process (raw bytes, unencoded)
 KEYWORD = "$IntakeDone"
 

@@ -21,7 +21,6 @@ from bot.core.pipeline import Analysis
 from storage import tables as t
 from storage.files import FileStore
 
-MAX_ATTEMPTS = 5  # a message that kills the process this often is set aside as failed, not retried forever
 HEAD_LIMIT = 1024 * 1024  # the header block is looked for in the first MiB
 
 
@@ -163,9 +162,9 @@ def record_duplicate(s: Session, row: t.MessageRow, source: Source, analysis: An
 
 def set_aside(s: Session, row: t.MessageRow, source: Source, raw: bytes, received_at: datetime, store: FileStore,
               error: str, now: datetime) -> Result:
-    """A message that could not be analysed (it raised, or killed the process MAX_ATTEMPTS times): failed,
-    for staff. Its raw bytes are archived and its headers describe it, so a person can find it, and
-    `intake reprocess` can try again after a fix."""
+    """A message that could not be analysed (it raised, or its processing was interrupted
+    `limits.max_attempts` times): failed, for staff. Its raw bytes are archived and its headers describe it,
+    so a person can find it, and `intake reprocess` can try again after a fix."""
     if row.from_addr is None and row.subject is None:
         head = parse_mail(header_block(raw))
         describe(row, head, received_at)

@@ -6,7 +6,7 @@
   marks the message on the server).
 
 A message that raises while analysed is failed for staff; one that kills the process while analysed is
-counted at each try and set aside after MAX_ATTEMPTS, so it never blocks the mailbox.
+counted at each try and set aside after `limits.max_attempts` tries, so it never blocks the mailbox.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from bot.core.settings import ReplyLimits
 from bot.office.intake import ledger
 from bot.office.intake.bounces import record_bounce
 from bot.office.intake.filing import place_files, record_question, unit_state, write_items
-from bot.office.intake.ledger import MAX_ATTEMPTS, Result, Source
+from bot.office.intake.ledger import Result, Source
 from bot.office.intake.replies import Replier
 from bot.office.intake.reply_policy import ReplyPolicy
 from storage import tables as t
@@ -59,8 +59,9 @@ class Intake:
                 row.attempts += 1
                 s.add(row)
                 s.commit()
-                if row.attempts > MAX_ATTEMPTS:
-                    error = f"gave up after {MAX_ATTEMPTS} interrupted attempts (the process died analysing it)"
+                allowed = self.ctx.campaign.limits.max_attempts
+                if row.attempts > allowed:
+                    error = f"gave up after {allowed} interrupted attempts (the process died while working on it)"
                     return ledger.set_aside(s, row, source, raw, received_at, self.store, error, now)
             try:
                 analysis = self.analyse(s, raw, received_at)
