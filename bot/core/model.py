@@ -20,14 +20,9 @@ CATEGORIES: tuple[Category, ...] = tuple(Category)
 
 
 
-@dataclass(frozen=True)
-class Attachment:
-    """One file carried by a mail. `filename` is decoded data, never a path."""
+class Payload:
+    """A file's bytes, with their size and SHA-256 (computed once)."""
 
-    filename: str
-    content_type: str  # as declared by the sender, lower case ("application/octet-stream")
-    disposition: str  # "attachment" | "inline" | ""
-    content_id: str | None
     payload: bytes
 
     @property
@@ -37,6 +32,17 @@ class Attachment:
     @cached_property
     def sha256(self) -> str:
         return hashlib.sha256(self.payload).hexdigest()
+
+
+@dataclass(frozen=True)
+class Attachment(Payload):
+    """One file carried by a mail. `filename` is decoded data, never a path."""
+
+    filename: str
+    content_type: str  # as declared by the sender, lower case ("application/octet-stream")
+    disposition: str  # "attachment" | "inline" | ""
+    content_id: str | None
+    payload: bytes
 
 
 @dataclass(frozen=True)
@@ -132,7 +138,7 @@ class FileFacts:
 
 
 @dataclass(frozen=True)
-class Part:
+class Part(Payload):
     """A file after containers are opened: a plain attachment, or an entry of an archive, a forwarded
     mail or an Outlook winmail.dat. `filename` is the leaf name (data, never a path)."""
 
@@ -144,14 +150,6 @@ class Part:
     content_type: str = ""
     disposition: str = ""
     content_id: str | None = None
-
-    @property
-    def size(self) -> int:
-        return len(self.payload)
-
-    @cached_property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.payload).hexdigest()
 
 
 @dataclass(frozen=True)
