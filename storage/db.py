@@ -15,8 +15,9 @@ from sqlmodel import Session, SQLModel, create_engine
 from storage import tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite gets WAL, a busy timeout and foreign keys."""
+def make_engine(url: str, prepare: bool = True) -> Engine:
+    """An engine for `url`; SQLite gets WAL, a busy timeout and foreign keys. With `prepare`, a new database
+    is created at the schema's latest version and an older one refused (storage/schema.py)."""
     if url.startswith("sqlite:///"):
         path = url.removeprefix("sqlite:///")
         if path and path != ":memory:":
@@ -33,7 +34,10 @@ def make_engine(url: str) -> Engine:
             cursor.close()
     else:
         engine = create_engine(url)
-    SQLModel.metadata.create_all(engine)
+    if prepare:
+        from storage.schema import prepare as prepare_schema
+
+        prepare_schema(engine)
     return engine
 
 

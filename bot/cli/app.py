@@ -17,6 +17,7 @@ from bot.adapters.templates import Templates
 from bot.bootstrap import App, build, system_clock
 from bot.core.roster import RosterError
 from storage.lock import AlreadyRunning, WorkerLock
+from storage.schema import SchemaOutOfDate
 
 if TYPE_CHECKING:
     from bot.office.outbox import FlushReport
@@ -82,6 +83,10 @@ def open_app(config: Config | None = None) -> App:
         raise typer.Exit(2) from exc
     except OSError as exc:
         console.print(words(Templates(config.templates_dir), "roster_error", error=str(exc)), style="red")
+        raise typer.Exit(2) from exc
+    except SchemaOutOfDate as exc:
+        console.print(words(Templates(config.templates_dir), "schema_out_of_date", current=exc.current or "-",
+                            head=exc.head), style="red")
         raise typer.Exit(2) from exc
 
 
