@@ -41,6 +41,14 @@ def make_engine(url: str, prepare: bool = True) -> Engine:
     return engine
 
 
+def database_exists(url: str) -> bool:
+    """Whether the database at `url` is there already (a SQLite file that exists; any other server is)."""
+    if not url.startswith("sqlite:///"):
+        return url != "sqlite://"
+    path = url.removeprefix("sqlite:///")
+    return bool(path) and path != ":memory:" and Path(path).exists()
+
+
 def session(engine: Engine) -> Session:
     return Session(engine, expire_on_commit=False)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,7 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from bot.bootstrap import App
-from bot.cli.app import app, console, flush_words, open_app, parse_moment, state, words, worker_lock_or_exit
+from bot.cli.app import app, console, flush_words, load, open_app, parse_moment, state, words, worker_lock_or_exit
 
 
 @app.command()
@@ -121,8 +122,13 @@ def inspect(
 ) -> None:
     """Show what the bot would decide for each message, storing and sending nothing."""
     from bot.office.inspect import inspect_message
+    from storage.db import database_exists
 
-    application = open_app()
+    config = load()
+    if not database_exists(config.storage.database_url):
+        # Nothing processed yet: judge against the roster file alone, in a database in memory, writing nothing.
+        config = replace(config, storage=replace(config.storage, database_url="sqlite://"))
+    application = open_app(config)
     fixed = parse_moment(received_at) if received_at else None
     out: list[dict[str, Any]] = []
     for path in files:

@@ -61,7 +61,7 @@ def test_killed_at_random_moments_every_message_is_stored_once_and_answered(
         # message that kills the process itself is set aside after limits.max_attempts: test_crash_order_e2e).
         handle.write("\n[limits]\nmax_attempts = 100\n")
     setup = Setup(tmp_path, config, tmp_path / "data", dovecot, smtp_sink)
-    pool = mailbox(COUNT + 60)
+    pool = mailbox(COUNT + 150)  # runs that finish before their kill get more work: the kills keep landing
     unrelated, campaign = pool[-1], pool[:-1]
     append(dovecot, unrelated, when(12, 9))
     appended = 0
@@ -82,7 +82,7 @@ def test_killed_at_random_moments_every_message_is_stored_once_and_answered(
             proc.send_signal(signal.SIGKILL)
             kills += 1
         elif appended < len(campaign):
-            add(10)  # the run finished before the kill: give it more work, so kills keep landing mid-run
+            add(25)  # the run finished before the kill: give it more work, so kills keep landing mid-run
         else:
             break
         proc.wait()

@@ -47,4 +47,5 @@ def test_the_probe_sees_the_pipeline_when_a_command_needs_it(tmp_path: Path) -> 
                           cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     seen = set(json.loads(done.stderr.strip().splitlines()[-1]))
+    assert not (tmp_path / "data" / "intake.db").exists()  # nothing processed yet: inspect writes no database
     assert {"bot.core.pipeline", "bot.core.mail.parse", "mailparser"} <= seen
