@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from bot.adapters.templates import Templates
 from bot.bootstrap import App
@@ -90,7 +91,7 @@ def print_unit(application: App, name: str, as_json: bool) -> None:
     for code in ("id", "file", "category", "size", "message"):
         files.add_column(tx.text("staff", f"col_{code}"))
     for f in entry["files"]:
-        files.add_row(f"F{f['id']}", f["source"] or f["name"], tx.label(f["category"]), str(f["bytes"]),
+        files.add_row(f"F{f['id']}", Text(f["source"] or f["name"]), tx.label(f["category"]), str(f["bytes"]),
                       str(f["message_id"] or ""))
     console.print(files)
     table = Table(title=tx.text("staff", "history_title"))
@@ -98,7 +99,7 @@ def print_unit(application: App, name: str, as_json: bool) -> None:
     table.add_column(tx.text("staff", "col_event"))
     for event in events:
         code = event["what"] if event["what"] != "action" else "action_" + event["command"].replace("-", "_")
-        table.add_row((event["at"] or "")[:16].replace("T", " "), tx.text("history", code, **event))
+        table.add_row((event["at"] or "")[:16].replace("T", " "), Text(tx.text("history", code, **event)))
     console.print(table)
 
 
@@ -125,7 +126,9 @@ def print_review(entries: list[ReviewEntry], application: App) -> None:
         table.add_column(tx.text("review", key), no_wrap=key in ("ref", "kind"))
     for e in entries:
         received = (e.received_at or "")[:16].replace("T", " ")
-        table.add_row(e.ref, tx.text("review_kinds", e.kind), e.unit or "", e.sender, received, e.file, e.detail)
+        # What senders wrote (addresses, file names, a question) is text, never rich markup.
+        table.add_row(e.ref, tx.text("review_kinds", e.kind), e.unit or "", Text(e.sender), received, Text(e.file),
+                      Text(e.detail))
     console.print(table)
     console.print(tx.text("review", "ref_note"))
 

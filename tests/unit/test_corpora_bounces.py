@@ -14,16 +14,15 @@ import re
 from datetime import datetime
 from functools import cache
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.core.mail.parse import parse_mail
 from bot.core.mail.triage import automatic_reason
-from bot.core.model import Mail, Unit, UnitState
-from bot.core.pipeline import NO_REPLY, Context, analyse, judge
-from bot.core.roster import Roster
-from bot.core.settings import CampaignConfig
+from bot.core.model import Mail, UnitState
+from bot.core.pipeline import NO_REPLY, analyse, judge
+from tests.fixtures.bounces import UNIT_ADDRESS, UNIT_NAME
+from tests.unit.test_bounce_formats import CAMPAIGN, CTX, OURS, TZ
 
 CORPORA = Path(__file__).resolve().parents[2].parent / "shared" / "corpora"
 
@@ -31,17 +30,7 @@ pytestmark = pytest.mark.skipif(
     not (CORPORA / "MESSAGES.txt").is_file(), reason=f"shared corpora not found at {CORPORA}"
 )
 
-UNIT_ADDRESS = "dc-wmb@example.cn"
-UNIT_NAME = "东城区文明办"
-OURS = ("intake@example.cn",)
-TZ = ZoneInfo("Asia/Shanghai")
-CAMPAIGN = CampaignConfig(
-    name="2020年国际志愿者日主题宣传和实践活动", slug="idv-2020",
-    opens=datetime(2020, 12, 3, tzinfo=TZ), deadline=datetime(2020, 12, 31, 18, tzinfo=TZ), timezone=TZ,
-    keywords=("志愿", "国际志愿者日"),
-)
-CTX = Context(CAMPAIGN, Roster((Unit(UNIT_NAME, (), (UNIT_ADDRESS,), "区县", True),)), OURS, check_sender_auth=False)
-IN_WINDOW = datetime(2020, 12, 10, 9, 30, tzinfo=TZ)
+IN_WINDOW = datetime(2020, 12, 10, 9, 30, tzinfo=TZ)  # the campaign's window is open
 
 MIMEKIT = "MimeKit/UnitTests/TestData/messages/"
 FLANKER = "flanker/tests/fixtures/messages/"
