@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 
@@ -19,6 +20,8 @@ from bot.adapters.config_file import Config
 from bot.adapters.templates import Templates
 from bot.core.render.outgoing import Identity
 from bot.core.roster import Roster, RosterError
+from bot.core.settings import CampaignConfig
+from bot.office import campaigns_in_force as campaigns_store
 from bot.office.roster_in_force import fingerprint, has_roster, roster_in_force, sync_config_roster
 from storage.db import make_engine
 from storage.files import FileStore
@@ -49,6 +52,8 @@ class App:
     identity: Identity
     base_roster: Roster | None = None  # given by the caller instead of the imported roster
     roster_version: tuple[int, int] = (0, 0)
+    campaigns: tuple[CampaignConfig, ...] = ()  # every campaign in force (bot/office/campaigns_in_force.py)
+    campaigns_version: tuple[int, str] = (0, "")
     _intake: Intake | None = field(default=None, repr=False)
 
     @property
@@ -69,19 +74,35 @@ class App:
 
         config = self.config
         own = {self.identity.address, *((config.imap.username,) if config.imap else ())} - {""}
-        return Context(config.campaign, self.roster, tuple(sorted(a.lower() for a in own)), config.check_sender_auth,
+        return Context(self.campaigns, self.roster, tuple(sorted(a.lower() for a in own)), config.check_sender_auth,
                        {**BUILT_IN_READERS, "rar": read_rar})
 
+    @property
+    def zone(self) -> ZoneInfo:
+        """The office's time zone (its first campaign's): the worker's clock and the digest's day."""
+        return self.campaigns[0].timezone if self.campaigns else ZoneInfo("Asia/Shanghai")
+
+    def campaign(self, slug: str) -> CampaignConfig:
+        """The campaign with this slug; SystemExit naming the known ones when there is none."""
+        found = next((c for c in self.campaigns if c.slug == slug), None)
+        if found is None:
+            known = ", ".join(c.slug for c in self.campaigns) or "none"
+            raise SystemExit(f"no campaign {slug!r} (campaigns: {known})")
+        return found
+
     def refresh_roster(self) -> bool:
-        """Pick up an edited roster file, a roster import or a staff decision made by another process;
-        True when the roster in force changed. A roster file with an error is logged and the one in force kept."""
+        """Pick up an edited roster file or config campaign, a roster import, a campaign added, closed or
+        reopened, or a staff decision made by another process; True when the roster or the campaigns in force
+        changed. A roster file with an error is logged and the one in force kept."""
         if self.base_roster is None:
             take_roster_file(self.engine, self.config.units_file)
-        version = fingerprint(self.engine)
-        if version == self.roster_version:
+        campaigns_store.sync_config_campaigns(self.engine, self.config, system_clock())
+        version, campaigns_version = fingerprint(self.engine), campaigns_store.fingerprint(self.engine)
+        if (version, campaigns_version) == (self.roster_version, self.campaigns_version):
             return False
         self.roster = roster_in_force(self.engine, self.base_roster)
-        self.roster_version = version
+        self.campaigns = campaigns_store.campaigns_in_force(self.engine, self.config)
+        self.roster_version, self.campaigns_version = version, campaigns_version
         if self._intake is not None:
             self._intake.ctx = self.context()
         return True
@@ -91,7 +112,7 @@ class App:
         from bot.office.digest import FOLDER, Digests
 
         c = self.config
-        return Digests(self.engine, c.storage.data_dir / FOLDER, c.campaign, self.roster, self.templates,
+        return Digests(self.engine, c.storage.data_dir / FOLDER, self.campaigns, self.roster, self.templates,
                        self.identity, c.digest_to)
 
     def reminders(self) -> Reminders:
@@ -99,7 +120,8 @@ class App:
         from bot.office.reminders import Reminders
 
         c = self.config
-        return Reminders(self.engine, c.campaign, c.schedule, self.roster, self.templates, self.identity, c.digest_to)
+        return Reminders(self.engine, self.campaigns, c.schedule, self.roster, self.templates, self.identity,
+                         c.digest_to)
 
     def send_outbox(self, now: datetime) -> FlushReport:
         """Send what the outbox holds (nothing to do without an [smtp] section)."""
@@ -113,7 +135,7 @@ class App:
         """Start-up: remove stored files no row refers to."""
         from bot.office.sweep import sweep_unreferenced
 
-        return sweep_unreferenced(self.engine, self.store, self.config.campaign.slug)
+        return sweep_unreferenced(self.engine, self.store, [c.slug for c in self.campaigns])
 
     def mailbox(self) -> ImapMailbox:
         from bot.adapters.mailbox import ImapMailbox
@@ -144,7 +166,7 @@ def identity_of(config: Config) -> Identity:
     if config.smtp is not None:
         return Identity(config.smtp.from_address, config.smtp.from_name)
     address = config.imap.username if config.imap is not None else "intake@localhost"
-    return Identity(address, config.campaign.name)
+    return Identity(address, config.campaigns[0].name if config.campaigns else "")
 
 
 def take_roster_file(engine: Engine, units_file: Path) -> None:
@@ -165,5 +187,7 @@ def build(config: Config, base_roster: Roster | None = None) -> App:
     if base_roster is None:
         take_roster_file(engine, config.units_file)
     roster = roster_in_force(engine, base_roster)
+    campaigns_store.sync_config_campaigns(engine, config, system_clock())
     return App(config, roster, engine, FileStore(config.storage.data_dir), Templates(config.templates_dir),
-               identity_of(config), base_roster, fingerprint(engine))
+               identity_of(config), base_roster, fingerprint(engine),
+               campaigns_store.campaigns_in_force(engine, config), campaigns_store.fingerprint(engine))

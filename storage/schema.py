@@ -23,7 +23,7 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 BASELINE = "0001"  # the schema of the releases before versioning
 # The latest migration in MIGRATIONS/versions (tests/unit/test_schema.py checks it). Kept here so that opening
 # an up-to-date database, what every command does, reads one row and imports nothing of Alembic.
-HEAD = "0002"
+HEAD = "0003"
 
 
 class SchemaOutOfDate(RuntimeError):
@@ -35,13 +35,14 @@ class SchemaOutOfDate(RuntimeError):
         self.head = head
 
 
-def _config(connection: Connection | None = None) -> Config:
+def _config(connection: Connection | None = None, default_campaign: str | None = None) -> Config:
     from alembic.config import Config
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     if connection is not None:
         config.attributes["connection"] = connection
+    config.attributes["default_campaign"] = default_campaign  # 0003 files earlier rows under it
     return config
 
 
@@ -77,13 +78,14 @@ def prepare(engine: Engine) -> None:
         raise SchemaOutOfDate(revision, HEAD)
 
 
-def upgrade(engine: Engine) -> tuple[str | None, str]:
-    """Bring the database to the latest version in place; (the version before, the version now)."""
+def upgrade(engine: Engine, default_campaign: str | None = None) -> tuple[str | None, str]:
+    """Bring the database to the latest version in place; (the version before, the version now).
+    `default_campaign`: the slug the rows of a one-campaign release belong to (the config's first campaign)."""
     from alembic import command
 
     with engine.begin() as connection:
         before = current(connection)
-        config = _config(connection)
+        config = _config(connection, default_campaign)
         if before == BASELINE and not inspect(connection).has_table("alembic_version"):
             command.stamp(config, BASELINE)  # made before versioning: it has the baseline's tables
         command.upgrade(config, "head")

@@ -65,6 +65,8 @@ class MessageRow(SQLModel, table=True):
     raw_path: str | None = None  # relative to data_dir
     raw_size: int | None = None
     unit: str | None = Field(default=None, index=True)
+    campaign: str | None = Field(default=None, index=True)  # the slug it is filed under; None: not yet sorted
+    campaign_reason: str | None = None  # how it was routed there (bot/core/routing.py), or why it was not
     match_how: str | None = None
     match_text: str | None = None
     review: str | None = None  # comma-separated reasons a person must look at it
@@ -86,6 +88,7 @@ class ItemRow(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     message_row_id: int = Field(foreign_key="message.id", index=True)
     unit: str | None = Field(default=None, index=True)
+    campaign: str | None = Field(default=None, index=True)  # its message's campaign
     category: str
     filename: str  # as the sender named it
     path: str | None = None  # stored file, relative to data_dir (None when not stored)
@@ -171,6 +174,20 @@ class CursorRow(SQLModel, table=True):
     folder: str = Field(primary_key=True)
     uidvalidity: int
     last_uid: int = 0
+
+
+class CampaignRow(SQLModel, table=True):
+    """A campaign (a notice): its keys as the config or a staff file gave them; staff close and reopen it."""
+
+    __tablename__ = "campaign"
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(unique=True)
+    table_json: str  # its TOML table as JSON (dates as ISO text), read by bot/adapters/config_file.py
+    source: str  # "config", or the file `intake campaigns add` took it from
+    config_sha256: str | None = None  # the config's table last imported: a config edit replaces the keys
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
 
 
 class RosterRow(SQLModel, table=True):

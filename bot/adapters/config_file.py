@@ -73,7 +73,7 @@ class Config:
     imap: ImapConfig | None
     smtp: SmtpConfig | None
     storage: StorageConfig
-    campaign: CampaignConfig
+    campaigns: tuple[CampaignConfig, ...]  # as the config writes them; those in force are in the database
     units_file: Path
     digest_to: tuple[str, ...]
     poll_interval_seconds: int
@@ -82,6 +82,13 @@ class Config:
     replies: ReplyLimits = field(default_factory=lambda: ReplyLimits())
     check_sender_auth: bool = True  # a registered address failing DMARC/SPF gets no receipt, only review
     schedule: ScheduleConfig = field(default_factory=lambda: ScheduleConfig())
+    limits: Limits = field(default_factory=lambda: Limits())
+    classify: ClassifyRules = field(default_factory=lambda: ClassifyRules())
+    campaign_tables: tuple[dict[str, Any], ...] = ()  # the campaigns' TOML tables, imported into the database
+
+    def campaign_from(self, table: dict[str, Any], label: str = "campaign") -> CampaignConfig:
+        """A campaign from its TOML table, with this config's limits and classification words."""
+        return parse_campaign(table, label, self.limits, self.classify, self.base_dir)
 
 
 def load_config(path: str | Path, environ: dict[str, str] | None = None) -> Config:
@@ -95,14 +102,45 @@ def load_config(path: str | Path, environ: dict[str, str] | None = None) -> Conf
     return parse_config(raw, path.resolve().parent, os.environ if environ is None else environ)
 
 
+def campaign_tables(raw: dict[str, Any]) -> tuple[tuple[str, dict[str, Any]], ...]:
+    """The campaign tables of a TOML document, each with the name its errors use: one `[campaign]` table,
+    several `[[campaigns]]` tables, or (a file `intake campaigns add` reads) the keys at the top."""
+    if "campaign" in raw and "campaigns" in raw:
+        raise ConfigError("write either one [campaign] table or [[campaigns]] tables, not both")
+    if "campaigns" in raw:
+        listed = raw["campaigns"]
+        if not isinstance(listed, list) or not listed or not all(isinstance(t, dict) for t in listed):
+            raise ConfigError("[[campaigns]] must be one or more tables")
+        return tuple((f"campaigns[{n}]", table) for n, table in enumerate(listed, 1))
+    if "campaign" in raw:
+        if not isinstance(raw["campaign"], dict):
+            raise ConfigError("[campaign] must be a table")
+        return (("campaign", raw["campaign"]),)
+    if "slug" in raw:
+        return (("campaign", raw),)
+    raise ConfigError("campaign.slug is required (a [campaign] table or [[campaigns]] tables)")
+
+
+def parse_campaign(table: dict[str, Any], label: str, limits: Limits, classify: ClassifyRules,
+                   base_dir: Path) -> CampaignConfig:
+    """One campaign's keys, validated; errors name `label.key`."""
+    return _Reader({label: table}, base_dir, {}).campaign(label, limits, classify)
+
+
 def parse_config(raw: dict[str, Any], base_dir: Path, environ: Any) -> Config:
     r = _Reader(raw, base_dir, environ)
     storage = r.storage()
+    limits, classify = r.limits(), r.classify()
+    tables = campaign_tables(raw)
+    campaigns = tuple(r.campaign(label, limits, classify, table) for label, table in tables)
+    slugs = [c.slug for c in campaigns]
+    if len(set(slugs)) != len(slugs):
+        raise ConfigError(f"two campaigns have the same slug: {sorted(s for s in slugs if slugs.count(s) > 1)[0]}")
     return Config(
         imap=r.imap() if "imap" in raw else None,
         smtp=r.smtp() if "smtp" in raw else None,
         storage=storage,
-        campaign=r.campaign(),
+        campaigns=campaigns,
         units_file=r.path("units", "file", "units.csv"),
         digest_to=tuple(r.get("staff", "digest_to", list, [])),
         poll_interval_seconds=r.positive_int("schedule", "poll_interval_seconds", 300),
@@ -115,6 +153,9 @@ def parse_config(raw: dict[str, Any], base_dir: Path, environ: Any) -> Config:
         ),
         check_sender_auth=r.get("security", "check_sender_auth", bool, True),
         schedule=r.schedule(),
+        limits=limits,
+        classify=classify,
+        campaign_tables=tuple(table for _label, table in tables),
     )
 
 
@@ -261,75 +302,93 @@ class _Reader:
             url = f"sqlite:///{data_dir / 'intake.db'}"
         return StorageConfig(data_dir=data_dir, database_url=url)
 
-    def moment(self, key: str, tz: ZoneInfo) -> datetime:
-        value = self.get("campaign", key, (datetime, date, str))
+    def moment(self, section: str, key: str, tz: ZoneInfo) -> datetime:
+        value = self.get(section, key, (datetime, date, str))
         if isinstance(value, str):
             try:
                 value = datetime.fromisoformat(value)
             except ValueError as exc:
-                raise ConfigError(f"campaign.{key} must be a date-time, not {value!r}") from exc
+                raise ConfigError(f"{section}.{key} must be a date-time, not {value!r}") from exc
         if not isinstance(value, datetime):  # a bare date means its start
             value = datetime.combine(value, time())
         if value.tzinfo is None:
             value = value.replace(tzinfo=tz)
         return value
 
-    def reference_prefix(self, slug: str) -> str:
+    def reference_prefix(self, section: str, slug: str) -> str:
         default = "".join(c for c in slug if c.isalnum()).upper()[:12] or "REF"
-        prefix = self.get("campaign", "reference_prefix", str, default)
+        prefix = self.get(section, "reference_prefix", str, default)
         if not prefix or not all(c.isascii() and c.isalnum() for c in prefix):
-            raise ConfigError(f"campaign.reference_prefix must be ASCII letters and digits, not {prefix!r}")
+            raise ConfigError(f"{section}.reference_prefix must be ASCII letters and digits, not {prefix!r}")
         return prefix
 
-    def campaign(self) -> CampaignConfig:
-        tz_name = self.get("campaign", "timezone", str, "Asia/Shanghai")
-        try:
-            tz = ZoneInfo(tz_name)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ConfigError(f"campaign.timezone: unknown time zone {tz_name!r}") from exc
-        slug = self.get("campaign", "slug", str)
-        if not slug or not all(c.isascii() and (c.isalnum() or c in "-_") for c in slug):
-            raise ConfigError(f"campaign.slug must be ASCII letters, digits, - or _, not {slug!r}")
-        opens, deadline = self.moment("opens", tz), self.moment("deadline", tz)
-        if deadline <= opens:
-            raise ConfigError("campaign.deadline must be after campaign.opens")
-        required = tuple(self.get("campaign", "required", list, ["brief", "photo"]))
-        for name in required:
-            if name not in CATEGORIES:
-                raise ConfigError(
-                    f"campaign.required: unknown category {name!r} "
-                    f"(use {', '.join(c.value for c in CATEGORIES)})"
-                )
-        late_policy = self.get("campaign", "late_policy", str, "accept")
-        if late_policy not in ("accept", "reject"):
-            raise ConfigError(f"campaign.late_policy must be accept or reject, not {late_policy!r}")
-        rules = ClassifyRules(
+    def classify(self) -> ClassifyRules:
+        return ClassifyRules(
             brief=tuple(self.get("classify", "brief", list, list(DEFAULT_BRIEF_WORDS))),
             case_study=tuple(self.get("classify", "case_study", list, list(DEFAULT_CASE_WORDS))),
             compressed_names=tuple(self.get("classify", "compressed_names", list, list(DEFAULT_COMPRESSED_NAMES))),
             compressed_long_edge=self.positive_int("classify", "compressed_long_edge", 2000),
         )
+
+    def limits(self) -> Limits:
+        return Limits(
+            max_unpacked_bytes=self.positive_int("limits", "max_unpacked_bytes", Limits.max_unpacked_bytes),
+            max_entries=self.positive_int("limits", "max_entries", Limits.max_entries),
+            max_ratio=self.positive_int("limits", "max_ratio", Limits.max_ratio),
+            max_depth=self.positive_int("limits", "max_depth", Limits.max_depth),
+            max_parts=self.positive_int("limits", "max_parts", Limits.max_parts),
+            max_message_bytes=self.positive_int("limits", "max_message_bytes", Limits.max_message_bytes),
+            max_attempts=self.positive_int("limits", "max_attempts", Limits.max_attempts),
+        )
+
+    def campaign(self, section: str, limits: Limits, classify: ClassifyRules,
+                 table: dict[str, Any] | None = None) -> CampaignConfig:
+        """The campaign in `table` (by default the document's `section` table), called `section` in errors."""
+        if table is not None:
+            return _Reader({**self.raw, section: table}, self.base_dir, self.environ).campaign(section, limits,
+                                                                                              classify)
+        tz_name = self.get(section, "timezone", str, "Asia/Shanghai")
+        try:
+            tz = ZoneInfo(tz_name)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ConfigError(f"{section}.timezone: unknown time zone {tz_name!r}") from exc
+        slug = self.get(section, "slug", str)
+        if not slug or not all(c.isascii() and (c.isalnum() or c in "-_") for c in slug):
+            raise ConfigError(f"{section}.slug must be ASCII letters, digits, - or _, not {slug!r}")
+        opens, deadline = self.moment(section, "opens", tz), self.moment(section, "deadline", tz)
+        if deadline <= opens:
+            raise ConfigError(f"{section}.deadline must be after {section}.opens")
+        required = tuple(self.get(section, "required", list, ["brief", "photo"]))
+        for name in required:
+            if name not in CATEGORIES:
+                raise ConfigError(
+                    f"{section}.required: unknown category {name!r} "
+                    f"(use {', '.join(c.value for c in CATEGORIES)})"
+                )
+        late_policy = self.get(section, "late_policy", str, "accept")
+        if late_policy not in ("accept", "reject"):
+            raise ConfigError(f"{section}.late_policy must be accept or reject, not {late_policy!r}")
+        reminders = None
+        if "reminders" in self.section(section):
+            reminders = tuple(self.slot(section, "reminders", text) for text in self.get(section, "reminders", list))
+            if len({r.text for r in reminders}) != len(reminders):
+                raise ConfigError(f"{section}.reminders lists the same slot twice")
         return CampaignConfig(
-            name=self.get("campaign", "name", str),
+            name=self.get(section, "name", str),
             slug=slug,
             opens=opens,
             deadline=deadline,
             timezone=tz,
             required=required,
-            min_photo_bytes=self.positive_int("campaign", "min_photo_bytes", 1048576),
+            min_photo_bytes=self.positive_int(section, "min_photo_bytes", 1048576),
             late_policy=late_policy,
-            late_days=self.positive_int("campaign", "late_days", 30),
-            keywords=tuple(self.get("campaign", "keywords", list, [])),
-            max_image_pixels=self.positive_int("campaign", "max_image_pixels", 120_000_000),
-            classify=rules,
-            reference_prefix=self.reference_prefix(slug),
-            limits=Limits(
-                max_unpacked_bytes=self.positive_int("limits", "max_unpacked_bytes", Limits.max_unpacked_bytes),
-                max_entries=self.positive_int("limits", "max_entries", Limits.max_entries),
-                max_ratio=self.positive_int("limits", "max_ratio", Limits.max_ratio),
-                max_depth=self.positive_int("limits", "max_depth", Limits.max_depth),
-                max_parts=self.positive_int("limits", "max_parts", Limits.max_parts),
-                max_message_bytes=self.positive_int("limits", "max_message_bytes", Limits.max_message_bytes),
-                max_attempts=self.positive_int("limits", "max_attempts", Limits.max_attempts),
-            ),
+            late_days=self.positive_int(section, "late_days", 30),
+            keywords=tuple(self.get(section, "keywords", list, [])),
+            max_image_pixels=self.positive_int(section, "max_image_pixels", 120_000_000),
+            classify=classify,
+            reference_prefix=self.reference_prefix(section, slug),
+            limits=limits,
+            notice=self.get(section, "notice", str, "").strip(),
+            units=tuple(u.strip() for u in self.get(section, "units", list, []) if u.strip()),
+            reminders=reminders,
         )

@@ -27,7 +27,7 @@ def upgrade_cmd() -> None:
         raise typer.Exit(3) from exc
     try:
         engine = make_engine(config.storage.database_url, prepare=False)
-        before, now = upgrade(engine)
+        before, now = upgrade(engine, config.campaigns[0].slug if config.campaigns else None)
         engine.dispose()
     finally:
         lock.release()

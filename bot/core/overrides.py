@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 from bot.core.model import Category, ItemPlan, UnitMatch
 from bot.core.roster import Roster
+from bot.core.routing import STAFF, Route, by_slug
+from bot.core.settings import CampaignConfig
 
 if TYPE_CHECKING:
     from bot.core.pipeline import Analysis
@@ -21,7 +23,8 @@ EXEMPT = "exempt"  # key: unit name; value "1"
 ADDRESS = "address"  # key: mail address; value: unit name
 ASSIGN = "assign"  # key: message row id; value: unit name
 CATEGORY = "category"  # key: item_key(); value: category
-KINDS = (EXEMPT, ADDRESS, ASSIGN, CATEGORY)
+CAMPAIGN = "campaign"  # key: message row id; value: campaign slug
+KINDS = (EXEMPT, ADDRESS, ASSIGN, CATEGORY, CAMPAIGN)
 
 
 def item_key(message_row_id: int, source: str, filename: str, sha256: str) -> str:
@@ -35,6 +38,7 @@ class Overrides:
     addresses: Mapping[str, str] = field(default_factory=dict)  # address -> unit
     units: Mapping[int, str] = field(default_factory=dict)  # message row id -> unit
     categories: Mapping[str, str] = field(default_factory=dict)  # item key -> category
+    campaigns: Mapping[int, str] = field(default_factory=dict)  # message row id -> campaign slug
 
     @classmethod
     def from_rows(cls, rows: Iterable[tuple[str, str, str]]) -> Overrides:
@@ -51,6 +55,7 @@ class Overrides:
             addresses=by_kind[ADDRESS],
             units={int(k): v for k, v in by_kind[ASSIGN].items() if k.isdigit()},
             categories=by_kind[CATEGORY],
+            campaigns={int(k): v for k, v in by_kind[CAMPAIGN].items() if k.isdigit()},
         )
 
 
@@ -66,13 +71,17 @@ def apply_to_roster(roster: Roster, overrides: Overrides) -> Roster:
     return Roster(tuple(units))
 
 
-def apply_to_analysis(analysis: Analysis, message_row_id: int, overrides: Overrides, actor: str = "") -> Analysis:
-    """A message staff assigned to a unit is that unit's (a person vouched for the sender); a file
-    staff reclassified keeps its new category."""
+def apply_to_analysis(analysis: Analysis, message_row_id: int, overrides: Overrides,
+                      campaigns: tuple[CampaignConfig, ...] = (), actor: str = "") -> Analysis:
+    """A message staff assigned to a unit is that unit's (a person vouched for the sender); one they filed
+    under a campaign is that campaign's; a file staff reclassified keeps its new category."""
     unit = overrides.units.get(message_row_id)
     if unit is not None:
         analysis = replace(analysis, match=UnitMatch(unit, "staff", actor, "staff"), relevant=True,
                            relevance="staff", auth_failure=None)
+    campaign = by_slug(campaigns, overrides.campaigns.get(message_row_id))
+    if campaign is not None:
+        analysis = replace(analysis, route=Route(campaign, STAFF), relevant=True)
     items = tuple(_recategorised(item, message_row_id, overrides) for item in analysis.items)
     return replace(analysis, items=items)
 

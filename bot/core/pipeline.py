@@ -34,8 +34,9 @@ from bot.core.model import (
 from bot.core.questions import question_of
 from bot.core.render.outgoing import answered_row_ids, referenced_row_id
 from bot.core.roster import Roster
+from bot.core.routing import NONE_OPEN, THREAD, Route, by_slug, open_for, route
 from bot.core.rules import Evidence, check, counts_toward_unit
-from bot.core.settings import CampaignConfig
+from bot.core.settings import CampaignConfig, ClassifyRules, Limits
 
 # Reply kinds.
 RECEIPT = "receipt"
@@ -43,6 +44,8 @@ PROBLEMS = "problems"
 ASK_UNIT = "ask_unit"  # campaign mail with files, from a sender no unit could be found for
 ASK_SENDER = "ask_sender"  # a stranger's campaign mail with nothing in it: which unit, and what to send
 QUESTION = "question"  # a unit's mail without files that asks something: it reached the office
+ASK_CAMPAIGN = "ask_campaign"  # a unit's material that could answer several notices: which one?
+CLOSED = "campaign_closed"  # material for a campaign past its close: kept, staff decide
 NO_REPLY = "none"
 # How a match vouches for the sender: a registered address, or a person's decision. Anyone else is a stranger.
 REGISTERED = ("address", "address+name", "staff")
@@ -53,11 +56,27 @@ class Context:
     """Everything the pure steps need besides the mail; built in one place (bot/bootstrap.py) for every
     command that judges mail, so that `intake inspect` decides as `intake poll` does."""
 
-    campaign: CampaignConfig
+    campaigns: tuple[CampaignConfig, ...]  # every campaign in force, open or closed (bot/core/routing.py)
     roster: Roster  # the roster in force: staff decisions (exemptions, taught addresses) applied
     own_addresses: tuple[str, ...]  # lower case: mail from these is the bot's own
     check_sender_auth: bool = True  # a registered address failing DMARC/SPF gets no receipt
     archive_readers: Mapping[str, ArchiveReader] = field(default_factory=lambda: BUILT_IN_READERS)  # + RAR's
+
+    # The config's [limits] and [classify] are the mailbox's, the same in every campaign.
+    @property
+    def limits(self) -> Limits:
+        return self.campaigns[0].limits if self.campaigns else Limits()
+
+    @property
+    def classify(self) -> ClassifyRules:
+        return self.campaigns[0].classify if self.campaigns else ClassifyRules()
+
+    @property
+    def max_image_pixels(self) -> int:
+        return self.campaigns[0].max_image_pixels if self.campaigns else CampaignConfig.max_image_pixels
+
+    def campaign(self, slug: str | None) -> CampaignConfig | None:
+        return by_slug(self.campaigns, slug)
 
 
 @dataclass(frozen=True)
@@ -73,11 +92,21 @@ class Analysis:
     relevance: str  # the signal that made it campaign mail, or why it is not
     auth_failure: str | None = None  # a registered sender the receiving server did not vouch for
     question: str | None = None  # what the sender's own words ask, if anything (bot/core/questions.py)
+    route: Route = Route(None, NONE_OPEN)  # the campaign it is filed under, and why
+
+    @property
+    def campaign(self) -> CampaignConfig | None:
+        return self.route.campaign
+
+    @property
+    def closed(self) -> bool:
+        """Material for a campaign that had closed when it arrived."""
+        return self.route.campaign is not None and self.received_at > self.route.campaign.closes
 
 
 @dataclass(frozen=True)
 class Outcome:
-    reply: str  # receipt | problems | ask_unit | none
+    reply: str  # receipt | problems | ask_unit | ask_sender | question | ask_campaign | campaign_closed | none
     disposition: str  # accepted | needs_attention | ignored (shown as `status` in status --json)
     review: tuple[str, ...]  # what a person must look at
 
@@ -93,27 +122,29 @@ class Decision:
 
 def analyse(mail: Mail, received_at: datetime, ctx: Context) -> Analysis:
     automatic = automatic_reason(mail, ctx.own_addresses)
-    unpacked = unpack(mail.attachments, ctx.campaign.limits, ctx.archive_readers)
+    unpacked = unpack(mail.attachments, ctx.limits, ctx.archive_readers)
     if any(defect.startswith(TOO_DEEP) for defect in mail.defects):  # parts below were never read
         too_deep = Problem("mime_too_deep", None, (("limit", MAX_DEPTH),))
         unpacked = replace(unpacked, problems=(*unpacked.problems, too_deep))
     match = identify_sender(mail, unpacked, ctx.roster)
     links = find_large_links(mail)
-    items = tuple(plan_item(i, p, mail, ctx.campaign) for i, p in enumerate(unpacked.parts))
-    relevant, why = relevance(mail, received_at, match, items, ctx.campaign)
+    items = tuple(plan_item(i, p, mail, ctx) for i, p in enumerate(unpacked.parts))
+    routed = route(mail, items, match.unit, received_at, ctx.campaigns, ctx.roster)
+    relevant, why = relevance(mail, received_at, match, items, routed, ctx)
     if relevant is False and why == "no-signal" and links:
         relevant, why = True, "large-file-link"
     if not relevant and automatic == "bounce" and returns_our_mail(mail):
         relevant, why = True, "bounce-of-our-mail"  # staff must learn that a reply did not arrive
     failure = sender_auth_failure(mail) if match.how.startswith("address") and ctx.check_sender_auth else None
     question = question_of(mail) if not automatic else None
-    return Analysis(mail, received_at, automatic, match, unpacked, links, items, relevant, why, failure, question)
+    return Analysis(mail, received_at, automatic, match, unpacked, links, items, relevant, why, failure, question,
+                    routed)
 
 
 def analyse_raw(raw: bytes, received_at: datetime, ctx: Context) -> Analysis:
     """Parse and analyse; a mail over the size limit is judged by its headers only and the sender
     asked to split it (its raw bytes are still archived by the shell)."""
-    limit = ctx.campaign.limits.max_message_bytes
+    limit = ctx.limits.max_message_bytes
     if len(raw) <= limit:
         return analyse(parse_mail(raw), received_at, ctx)
     head = raw[:1024 * 1024].split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
@@ -135,22 +166,31 @@ def identify_sender(mail: Mail, unpacked: Unpacked, roster: Roster) -> UnitMatch
     return match
 
 
-def replied_message(mail: Mail, campaign: CampaignConfig) -> int | None:
+def replied_message(mail: Mail, campaigns: tuple[CampaignConfig, ...]) -> int | None:
     """The ledger id of our message this mail answers: our reply's Message-ID in In-Reply-To or
-    References (`<intake.<slug>.<id>.…>`), else its reference (`[IDV2020-0031]`) in the subject."""
+    References (`<intake.<slug>.<id>.…>`), else a reference (`[IDV2020-0031]`) in the subject."""
     threads = " ".join(filter(None, (mail.header("in-reply-to"), mail.header("references"))))
-    found = answered_row_ids(campaign.slug, threads)
+    found = answered_row_ids(threads)
     if found:
         return found[-1]
-    return referenced_row_id(campaign.reference_prefix, mail.subject)
+    for campaign in campaigns:
+        quoted = referenced_row_id(campaign.reference_prefix, mail.subject)
+        if quoted is not None:
+            return quoted
+    return None
 
 
-def in_thread_of(analysis: Analysis, unit: str, message_row_id: int, campaign: CampaignConfig) -> Analysis:
-    """A mail from an address we do not know that answers our reply to a unit is that unit's (follow-up
-    material, 补交); staff see that it came from another address."""
-    match = UnitMatch(unit, "thread", f"M{message_row_id}", "in-reply-to", needs_review=True)
-    relevant, why = relevance(analysis.mail, analysis.received_at, match, analysis.items, campaign)
-    return replace(analysis, match=match, relevant=relevant, relevance=why)
+def in_thread_of(analysis: Analysis, unit: str | None, message_row_id: int, campaign: str | None,
+                 ctx: Context) -> Analysis:
+    """A mail that answers our reply to a message: filed under that message's campaign; and when it comes from
+    an address we do not know, the unit's (follow-up material, 补交), staff seeing it came from elsewhere."""
+    match = analysis.match
+    if match.unit is None and unit is not None and not analysis.automatic:
+        match = UnitMatch(unit, "thread", f"M{message_row_id}", "in-reply-to", needs_review=True)
+    routed = route(analysis.mail, analysis.items, match.unit, analysis.received_at, ctx.campaigns, ctx.roster,
+                   thread=campaign)
+    relevant, why = relevance(analysis.mail, analysis.received_at, match, analysis.items, routed, ctx)
+    return replace(analysis, match=match, relevant=relevant, relevance=why, route=routed)
 
 
 def returns_our_mail(mail: Mail) -> bool:
@@ -161,9 +201,9 @@ def returns_our_mail(mail: Mail) -> bool:
     )
 
 
-def plan_item(index: int, part: Part, mail: Mail, campaign: CampaignConfig) -> ItemPlan:
-    facts = inspect_file(part.payload, part.filename, max_image_pixels=campaign.max_image_pixels)
-    verdict = classify(part.filename, facts, campaign.classify, folder_hint=part.folder_hint)
+def plan_item(index: int, part: Part, mail: Mail, ctx: Context) -> ItemPlan:
+    facts = inspect_file(part.payload, part.filename, max_image_pixels=ctx.max_image_pixels)
+    verdict = classify(part.filename, facts, ctx.classify, folder_hint=part.folder_hint)
     return ItemPlan(
         index=index,
         filename=part.filename or default_name(index, facts.kind),
@@ -195,15 +235,21 @@ def is_embedded_image(part: Part, mail: Mail, facts: FileFacts) -> bool:
     return part.size < EMBEDDED_IMAGE_MAX_BYTES and not facts.has_exif
 
 
-def relevance(
-    mail: Mail, received_at: datetime, match: UnitMatch, items: tuple[ItemPlan, ...], campaign: CampaignConfig
-) -> tuple[bool, str]:
-    """Campaign mail: inside the window, and from a registered unit, or with a submission signal: a unit's
-    full name or registered alias in the subject, an answer to our own mail, a campaign keyword in the
-    subject, files of the kinds a submission has (or a large-file link, see `analyse`)."""
-    if received_at < campaign.opens:
-        return False, "before-opening"
-    if received_at > campaign.closes:
+def relevance(mail: Mail, received_at: datetime, match: UnitMatch, items: tuple[ItemPlan, ...], routed: Route,
+              ctx: Context) -> tuple[bool, str]:
+    """Campaign mail: while a campaign it could answer is open, and from a registered unit, or with a submission
+    signal: a unit's full name or registered alias in the subject, an answer to our own mail, a campaign's
+    number, name or keyword in the subject, files of the kinds a submission has (or a large-file link, see
+    `analyse`). Mail for a campaign that has closed is still its mail when a registered unit sends it or it
+    answers our own (the unit is told the collection has closed); anyone else's is left alone."""
+    campaign = routed.campaign
+    if campaign is not None and received_at > campaign.closes:
+        if match.how.startswith("address") or routed.reason == THREAD:
+            return True, "closed-campaign"
+        return False, "after-closing"
+    if campaign is None and not open_for(ctx.campaigns, match.unit, ctx.roster, received_at):
+        if all(received_at < c.opens for c in ctx.campaigns):
+            return False, "before-opening"
         return False, "after-closing"
     if match.how.startswith("address"):
         return True, "address"
@@ -211,15 +257,20 @@ def relevance(
         return True, "unit-name"  # a name elsewhere, or a short form, only says which unit once it is campaign mail
     if match.how == "thread":
         return True, "thread"
-    if any(word and word in mail.subject for word in campaign.keywords):
+    if any(term and term in mail.subject for c in ctx.campaigns for term in (c.notice, c.name, *c.keywords)):
         return True, "keyword"
     if any(i.skipped is None and (i.facts.is_image or i.facts.is_document or i.facts.is_archive) for i in items):
         return True, "files"
     return False, "no-signal"
 
 
-def judge(analysis: Analysis, state: UnitState, campaign: CampaignConfig) -> Decision:
+def judge(analysis: Analysis, state: UnitState) -> Decision:
+    """Check the mail against the campaign it is filed under and what the unit has there already. Mail with no
+    campaign yet, or for one that has closed, is kept uncounted and unchecked until staff decide."""
     items = mark_already_stored(analysis.items, state)
+    campaign = analysis.campaign
+    if campaign is None or analysis.closed:
+        return Decision(analysis, items, (), analysis.closed, decide(analysis, items, ()))
     evidence = Evidence(campaign, analysis.received_at, analysis.match, items, analysis.unpacked.problems,
                         analysis.links, analysis.question)
     problems = check(evidence)
@@ -262,7 +313,11 @@ def decide(analysis: Analysis, items: tuple[ItemPlan, ...], problems: tuple[Prob
     if carries_nothing and analysis.question:
         return Outcome(QUESTION, "needs_attention", ("question", *review))
     if analysis.match.unit is None:
-        return Outcome(ASK_UNIT, "needs_attention", tuple(review))
+        return Outcome(ASK_UNIT, "needs_attention", (*review, *(("unsorted",) if analysis.campaign is None else ())))
+    if analysis.campaign is None:
+        return Outcome(ASK_CAMPAIGN, "needs_attention", ("unsorted", *review))
+    if analysis.closed:
+        return Outcome(CLOSED, "needs_attention", ("campaign-closed", *review))
     if problems:
         return Outcome(PROBLEMS, "needs_attention", tuple(review))
     return Outcome(RECEIPT, "accepted", tuple(review))

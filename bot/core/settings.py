@@ -57,11 +57,23 @@ class CampaignConfig:
     classify: ClassifyRules = ClassifyRules()
     limits: Limits = Limits()
     reference_prefix: str = "REF"  # receipts are numbered <prefix>-0031
+    notice: str = ""  # the notice's number as printed on it: 并文明办〔2020〕65号
+    units: tuple[str, ...] = ()  # unit names and/or roster groups it asks; () = every unit the roster requires
+    reminders: tuple[Slot, ...] | None = None  # relative to its deadline; None = [schedule].reminders
+    closed_at: datetime | None = None  # staff closed it (`intake campaigns close`): no mail counts after this
 
     @property
     def closes(self) -> datetime:
         """After this moment mail no longer counts for the campaign."""
-        return self.deadline + timedelta(days=self.late_days)
+        ends = self.deadline + timedelta(days=self.late_days)
+        return min(ends, self.closed_at) if self.closed_at is not None else ends
+
+    def open_at(self, moment: datetime) -> bool:
+        return self.opens <= moment <= self.closes
+
+    def title(self) -> str:
+        """Its name with its number, as units read it: 国际志愿者日活动（并文明办〔2020〕65号）."""
+        return f"{self.name}（{self.notice}）" if self.notice else self.name
 
 
 @dataclass(frozen=True)

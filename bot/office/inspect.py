@@ -22,7 +22,7 @@ def inspect_message(intake: Intake, raw: bytes, received_at: datetime | None, fa
     decision = intake.preview(raw, when)
     analysis = decision.analysis
     mail = analysis.mail
-    campaign = intake.ctx.campaign
+    campaign = analysis.campaign
     would_reply = analysis.relevant and decision.outcome.reply != NO_REPLY and bool(mail.from_addr)
     failure = next((d for d in mail.defects if d.startswith("unparsable")), None)
     return {
@@ -35,6 +35,8 @@ def inspect_message(intake: Intake, raw: bytes, received_at: datetime | None, fa
         "received_at": when.isoformat(),
         "campaign_mail": analysis.relevant,
         "relevance": analysis.relevance,
+        "campaign": analysis.route.slug if analysis.relevant else None,
+        "campaign_reason": analysis.route.reason if analysis.relevant else None,
         "automatic": analysis.automatic,
         "unit": analysis.match.unit,
         "match": {"how": analysis.match.how, "matched": analysis.match.matched, "where": analysis.match.where,
@@ -48,7 +50,7 @@ def inspect_message(intake: Intake, raw: bytes, received_at: datetime | None, fa
         "problems": [
             {"code": p.code, "file": p.file, "text": templates.problem_text(p, campaign, when)}
             for p in decision.problems
-        ] if analysis.relevant else [],
+        ] if analysis.relevant and campaign is not None else [],
         "reply": decision.outcome.reply if would_reply else NO_REPLY,
         "status": decision.outcome.disposition if analysis.relevant else "unrelated",
         "review": list(decision.outcome.review) if analysis.relevant else [],

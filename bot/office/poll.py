@@ -63,9 +63,10 @@ def poll_folder(
     report: PollReport,
 ) -> None:
     cursor = load_cursor(engine, folder.name)
-    since = (intake.ctx.campaign.opens - timedelta(days=1)).date()
+    first = min((c.opens for c in intake.ctx.campaigns), default=clock())
+    since = (first - timedelta(days=1)).date()
     if cursor is None:
-        uids = box.uids_since(since)  # first run: mail older than the campaign is never read
+        uids = box.uids_since(since)  # first run: mail older than every campaign is never read
     elif cursor.uidvalidity != folder.uidvalidity:
         log.warning("UIDVALIDITY of %s changed (%s → %s): resynchronising", folder.name,
                     cursor.uidvalidity, folder.uidvalidity)

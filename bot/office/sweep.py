@@ -8,6 +8,7 @@ import logging
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
+from bot.office.intake.filing import UNSORTED_FOLDER
 from storage import tables as t
 from storage.db import session
 from storage.files import FileStore, safe_name
@@ -15,10 +16,12 @@ from storage.files import FileStore, safe_name
 log = logging.getLogger(__name__)
 
 
-def sweep_unreferenced(engine: Engine, store: FileStore, campaign_slug: str) -> list[str]:
+def sweep_unreferenced(engine: Engine, store: FileStore, campaign_slugs: list[str]) -> list[str]:
+    """In each campaign's folder and the unsorted one."""
     with session(engine) as s:
         referenced = {p for p in s.exec(select(t.ItemRow.path).where(t.ItemRow.path.is_not(None))).all() if p}
-    removed = store.sweep(safe_name(campaign_slug), referenced)
+    removed = [path for folder in (*campaign_slugs, UNSORTED_FOLDER) for path in store.sweep(safe_name(folder),
+                                                                                            referenced)]
     for path in removed:
         log.warning("removed a file no row refers to: %s", path)
     return removed

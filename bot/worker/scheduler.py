@@ -56,7 +56,7 @@ def build_scheduler(jobs: Sequence[Job], timezone: tzinfo) -> BlockingScheduler:
 
 
 def run_worker(app: App, clock: Callable[[], datetime], on_start: Callable[[], None] | None = None) -> None:
-    scheduler = build_scheduler(worker_jobs(app, clock), app.config.campaign.timezone)
+    scheduler = build_scheduler(worker_jobs(app, clock), app.zone)
 
     def stop(signum: int, _frame: object) -> None:
         log.info("signal %s: stopping", signum)

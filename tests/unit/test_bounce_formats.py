@@ -30,7 +30,7 @@ CAMPAIGN = CampaignConfig(
     opens=datetime(2020, 12, 3, tzinfo=TZ), deadline=datetime(2020, 12, 31, 18, tzinfo=TZ), timezone=TZ,
     keywords=("志愿", "国际志愿者日"),
 )
-CTX = Context(CAMPAIGN, Roster((Unit(UNIT_NAME, (), (UNIT_ADDRESS,), "区县", True),)), OURS, check_sender_auth=False)
+CTX = Context((CAMPAIGN,), Roster((Unit(UNIT_NAME, (), (UNIT_ADDRESS,), "区县", True),)), OURS, check_sender_auth=False)
 IDS = [f.name for f in FORMATS]
 SAMPLES = Path(__file__).resolve().parents[2] / "bot" / "samples"
 # Every sample but the everyday mail (05), the auto-reply (06) and the bounce (10).
@@ -49,7 +49,7 @@ def parsed(name: str) -> Mail:
 
 
 def decided(mail: Mail) -> Decision:
-    return judge(analyse(mail, bounces.WHEN, CTX), UnitState(), CAMPAIGN)
+    return judge(analyse(mail, bounces.WHEN, CTX), UnitState())
 
 
 def test_there_are_at_least_thirty_distinct_formats() -> None:

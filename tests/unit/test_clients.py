@@ -227,8 +227,8 @@ def test_signature_logo_may_have_no_file_name() -> None:
 def test_sample_config_loads_with_the_demo_campaign() -> None:
     config = load_config(SAMPLES / "demo.toml")
 
-    assert config.campaign.slug == "idv-2020"
-    assert config.campaign.deadline == datetime(2020, 12, 31, 18, 0, tzinfo=CST)
+    assert config.campaigns[0].slug == "idv-2020"
+    assert config.campaigns[0].deadline == datetime(2020, 12, 31, 18, 0, tzinfo=CST)
     assert config.imap is None
     assert config.units_file == SAMPLES / "units.csv"
 

@@ -29,9 +29,9 @@ def test_the_example_config_loads_with_the_documented_values() -> None:
     assert config.imap is not None and config.imap.password == "code-1"
     assert config.imap.host == "imap.163.com" and config.imap.security == "ssl"
     assert config.smtp is not None and config.smtp.from_name == "市文明办材料收集"
-    assert config.campaign.deadline == datetime(2020, 12, 31, 18, tzinfo=ZoneInfo("Asia/Shanghai"))
-    assert config.campaign.required == ("brief", "photo")
-    assert config.campaign.min_photo_bytes == 1048576
+    assert config.campaigns[0].deadline == datetime(2020, 12, 31, 18, tzinfo=ZoneInfo("Asia/Shanghai"))
+    assert config.campaigns[0].required == ("brief", "photo")
+    assert config.campaigns[0].min_photo_bytes == 1048576
     assert config.storage.data_dir == REPO / "data"
     assert config.storage.database_url == f"sqlite:///{REPO / 'data' / 'intake.db'}"
     assert config.units_file == REPO / "units.csv"

@@ -118,7 +118,7 @@ def test_sent_again_from_a_units_address_it_is_known_and_gets_no_reply(relative:
     assert mail.from_addr == UNIT_ADDRESS
     assert not any(v.strip() == "<>" for v in mail.header_all("return-path"))
     assert automatic_reason(mail, OURS) == AUTOMATIC[relative]
-    decision = judge(analyse(mail, IN_WINDOW, CTX), UnitState(), CAMPAIGN)
+    decision = judge(analyse(mail, IN_WINDOW, CTX), UnitState())
     assert decision.analysis.match.unit == UNIT_NAME
     assert (decision.outcome.reply, decision.outcome.disposition) == (NO_REPLY, "ignored")
 

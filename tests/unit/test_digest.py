@@ -54,7 +54,7 @@ def outbox_digests(app: App) -> list[t.OutboxRow]:
 def test_days_left_are_counted_in_the_campaign_time_zone(demo: App, now: datetime, days_left: int, past: bool,
                                                          overdue: int) -> None:
     report = {"campaign": {"units_required": 7, "units_complete": 3}}
-    p = progress(report, demo.config.campaign, now)
+    p = progress(report, demo.config.campaigns[0], now)
     assert (p["days_left"], p["past"], p["overdue_days"], p["percent"], p["deadline"]) == (
         days_left, past, overdue, 43, "12月31日18:00")
 
@@ -181,8 +181,8 @@ def test_a_long_review_list_is_cut_in_the_mail_and_says_how_many_more(demo: App)
 
     entries = [ReviewEntry(f"F{n}", "unclassified_file", 1, "东城区文明办", "a@example.cn", "主题",
                            "2020-12-07T10:15:17+08:00", f"{n}.txt", "other") for n in range(1, MAX_REVIEW + 8)]
-    report = unit_report(demo.engine, demo.roster, demo.config.campaign)
-    digest = render_digest(report, entries, Arrivals([], 0), None, DEC20, demo.config.campaign, demo.templates)
+    report = unit_report(demo.engine, demo.roster, demo.config.campaigns[0])
+    digest = render_digest(report, entries, Arrivals([], 0), None, DEC20, demo.config.campaigns[0], demo.templates)
     lines = digest.text.splitlines()
     assert f"三、待处理事项（{MAX_REVIEW + 7} 项）" in lines
     assert sum(1 for line in lines if line.startswith("  [F")) == MAX_REVIEW
@@ -199,8 +199,8 @@ def test_a_long_arrival_list_shows_the_first_ones_and_says_how_many_more(demo: A
     first_two = arrivals_since(demo.engine, None, DEC20, limit=2)
     assert (everything.total, len(everything.shown)) == (6, 6)
     assert (first_two.total, first_two.shown) == (6, everything.shown[:2])
-    report = unit_report(demo.engine, demo.roster, demo.config.campaign)
-    digest = render_digest(report, [], first_two, None, DEC20, demo.config.campaign, demo.templates)
+    report = unit_report(demo.engine, demo.roster, demo.config.campaigns[0])
+    digest = render_digest(report, [], first_two, None, DEC20, demo.config.campaigns[0], demo.templates)
     lines = digest.text.splitlines()
     assert "二、征集开始以来收到的邮件（6 封）" in lines
     assert "  另有 4 封未列出，可用 intake status 查看。" in lines

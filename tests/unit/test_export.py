@@ -111,7 +111,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> App:
 
 
 def test_the_xlsx_of_the_demo_matches_its_status_report(demo: App, tmp_path: Path) -> None:
-    report = status_report(demo.engine, demo.roster, demo.config.campaign)
+    report = status_report(demo.engine, demo.roster, demo.config.campaigns[0])
     path = write_xlsx(report, demo.templates, MADE, TZ, tmp_path / "表.xlsx")
     rows = list(load_workbook(path).active.iter_rows(min_row=3, values_only=True))[:-1]
     assert [(r[1], r[4], r[5], r[6], r[7]) for r in rows] == [
@@ -127,7 +127,7 @@ def test_the_xlsx_of_the_demo_matches_its_status_report(demo: App, tmp_path: Pat
 
 
 def test_the_zip_holds_every_stored_file_by_unit_and_category_with_a_manifest(demo: App, tmp_path: Path) -> None:
-    report = status_report(demo.engine, demo.roster, demo.config.campaign)
+    report = status_report(demo.engine, demo.roster, demo.config.campaigns[0])
     stored = [(m, f) for m in report["messages"] for f in m["files"] if f["path"]]
     packed = write_zip(report, demo.store, demo.templates, TZ, tmp_path / "材料.zip")
     assert len(packed) == len(stored) == 13
@@ -164,7 +164,7 @@ def test_the_zip_holds_every_stored_file_by_unit_and_category_with_a_manifest(de
 
 
 def test_a_stored_file_missing_on_disk_is_noted_and_the_rest_still_packed(demo: App, tmp_path: Path) -> None:
-    report = status_report(demo.engine, demo.roster, demo.config.campaign)
+    report = status_report(demo.engine, demo.roster, demo.config.campaigns[0])
     report["messages"] = [dict(m, files=[dict(f) for f in m["files"]]) for m in report["messages"]]
     report["messages"][0]["files"][0]["path"] = "idv-2020/东城区文明办/brief/gone.docx"
     packed = write_zip(report, demo.store, demo.templates, TZ, tmp_path / "x.zip")
@@ -180,8 +180,8 @@ def test_a_stored_file_missing_on_disk_is_noted_and_the_rest_still_packed(demo: 
 def test_the_unit_report_counted_by_the_database_agrees_with_every_file_of_the_status_report(demo: App) -> None:
     from bot.office.status import unit_report
 
-    full = status_report(demo.engine, demo.roster, demo.config.campaign)
-    units = unit_report(demo.engine, demo.roster, demo.config.campaign)
+    full = status_report(demo.engine, demo.roster, demo.config.campaigns[0])
+    units = unit_report(demo.engine, demo.roster, demo.config.campaigns[0])
     assert units["campaign"] == full["campaign"]
     assert units["units"] == [{k: v for k, v in u.items() if k != "files"} for u in full["units"]]
     counted = Counter((m["unit"], f["category"]) for m in full["messages"] for f in m["files"]

@@ -28,7 +28,7 @@ TZ = ZoneInfo("Asia/Shanghai")
 CAMPAIGN = CampaignConfig(name="活动", slug="c", opens=datetime(2020, 12, 3, tzinfo=TZ),
                           deadline=datetime(2020, 12, 31, 18, tzinfo=TZ), timezone=TZ, keywords=("志愿",),
                           limits=Limits(max_unpacked_bytes=32 * 1024 * 1024, max_entries=200))
-CTX = Context(CAMPAIGN, Roster((Unit("东城区文明办", ("东城",), ("dc@example.cn",)),)), ("bot@163.example",))
+CTX = Context((CAMPAIGN,), Roster((Unit("东城区文明办", ("东城",), ("dc@example.cn",)),)), ("bot@163.example",))
 WHEN = datetime(2020, 12, 10, tzinfo=TZ)
 
 
@@ -65,7 +65,7 @@ def mutate(data: bytes, edits: list[tuple[int, int, bytes]]) -> bytes:
 def run_pipeline(raw: bytes) -> None:
     mail = parse_mail(raw)
     analysis = analyse(mail, WHEN, CTX)
-    decision = judge(analysis, UnitState(), CAMPAIGN)
+    decision = judge(analysis, UnitState())
     assert decision.outcome.reply in ("receipt", "problems", "ask_unit", "ask_sender", "question", "none")
     assert len(decision.items) == len(analysis.unpacked.parts)
 

@@ -30,7 +30,7 @@ HEAD = ("From: dc@example.cn\r\nTo: bot@163.example\r\nSubject: 东城区材料\
 @pytest.fixture
 def intake(tmp_path: Path) -> Intake:
     engine = make_engine(f"sqlite:///{tmp_path / 'data' / 'intake.db'}")
-    return Intake(Context(CAMPAIGN, ROSTER, ("bot@163.example",)), engine, FileStore(tmp_path / "data"),
+    return Intake(Context((CAMPAIGN,), ROSTER, ("bot@163.example",)), engine, FileStore(tmp_path / "data"),
                   Templates(), Identity("bot@163.example", "材料收集"))
 
 

@@ -43,7 +43,7 @@ RAW = clients.netease_webmail(
 @pytest.fixture
 def intake(tmp_path: Path) -> Intake:
     engine = make_engine(f"sqlite:///{tmp_path / 'intake.db'}")
-    return Intake(Context(CAMPAIGN, ROSTER, ("bot@163.example",)), engine, FileStore(tmp_path),
+    return Intake(Context((CAMPAIGN,), ROSTER, ("bot@163.example",)), engine, FileStore(tmp_path),
                   Templates(), Identity("bot@163.example", "材料收集"))
 
 
@@ -179,7 +179,7 @@ def test_reprocessing_a_failed_message_answers_it_once(intake: Intake, monkeypat
 def test_a_follow_up_from_another_address_answering_our_receipt_is_the_units(intake: Intake, threading: str) -> None:
     first = intake.process(RAW, RECEIVED, Source("INBOX", 7, 1), NOW)
     (receipt,) = rows(intake, t.OutboxRow)
-    quoted = reference(intake.ctx.campaign.reference_prefix, first.row_id)
+    quoted = reference(intake.ctx.campaigns[0].reference_prefix, first.row_id)
     subject = f"Re: 报送材料 [{quoted}]" if threading == "subject" else "补充照片"
     follow_up = clients.netease_webmail(
         from_addr="xiaoli@qq.example", from_name="小李", to="bot@163.example", subject=subject, body="补充照片。",

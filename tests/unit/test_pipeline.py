@@ -21,7 +21,7 @@ ROSTER = Roster((
     Unit("东城区文明办", ("东城文明办",), ("dc@example.cn",), "区县", True),
     Unit("南湖县委宣传部", (), ("nh@example.cn",), "区县", True),
 ))
-CTX = Context(CAMPAIGN, ROSTER, ("collect@163.example",))
+CTX = Context((CAMPAIGN,), ROSTER, ("collect@163.example",))
 IN_WINDOW = datetime(2020, 12, 10, 9, tzinfo=TZ)
 PHOTO = make_jpeg(1_200_000, seed=1)
 
@@ -37,7 +37,7 @@ def mail(from_addr: str = "dc@example.cn", subject: str = "东城区文明办报
 
 
 def decide_for(m: Mail, when: datetime = IN_WINDOW, state: UnitState | None = None):
-    return judge(analyse(m, when, CTX), state or UnitState(), CAMPAIGN)
+    return judge(analyse(m, when, CTX), state or UnitState())
 
 
 def test_a_complete_submission_from_a_registered_address_gets_a_receipt() -> None:
@@ -67,8 +67,8 @@ def test_mail_after_the_deadline_is_late_and_accepted_under_the_accept_policy() 
 def test_mail_after_the_deadline_is_rejected_under_the_reject_policy() -> None:
     strict = replace(CAMPAIGN, late_policy="reject")
     late = CAMPAIGN.deadline + timedelta(hours=1)
-    a = analyse(mail(files=(("IMG_1.jpg", PHOTO),)), late, Context(strict, ROSTER, ()))
-    d = judge(a, UnitState(), strict)
+    a = analyse(mail(files=(("IMG_1.jpg", PHOTO),)), late, Context((strict,), ROSTER, ()))
+    d = judge(a, UnitState())
     assert [p.code for p in d.problems] == ["late_rejected"]
     assert [i.counted for i in d.items] == [False]
 
@@ -184,9 +184,9 @@ def test_an_oversized_mail_is_judged_by_its_headers_and_the_sender_asked_to_spli
 
     raw = clients.foxmail(from_addr="dc@example.cn", from_name="", to="bot@x", subject="东城区照片", body="x",
                           attachments=[("1.jpg", PHOTO)], date=IN_WINDOW)
-    small = Context(replace(CAMPAIGN, limits=Limits(max_message_bytes=100_000)), ROSTER, ())
+    small = Context((replace(CAMPAIGN, limits=Limits(max_message_bytes=100_000)),), ROSTER, ())
     analysis = analyse_raw(raw, IN_WINDOW, small)
-    d = judge(analysis, UnitState(), small.campaign)
+    d = judge(analysis, UnitState())
     assert (analysis.relevant, analysis.match.unit, d.items) == (True, "东城区文明办", ())
     assert [(p.code, dict(p.params)["size"]) for p in d.problems] == [("message_too_large", len(raw))]
     assert d.outcome.reply == PROBLEMS

@@ -165,7 +165,7 @@ def test_dry_run_says_who_would_get_what_and_why_the_others_get_nothing(tmp_path
     give(app, "北塘区文明办", "photo")  # complete since
     now = at(10, 10, 9, 5)
     reminders, overdue = app.reminders().slots()
-    lines = describe(app.templates, app.reminders().plan_now(now), (*reminders, overdue), app.config.campaign, now)  # type: ignore[arg-type]
+    lines = describe(app.templates, app.reminders().plan_now(now), (*reminders, overdue), app.config.campaigns[0], now)  # type: ignore[arg-type]
     assert lines == [
         "催报预览（按 10月10日09:05 计算，不发送任何邮件）",
         "时点：",
@@ -184,12 +184,12 @@ def test_dry_run_says_who_would_get_what_and_why_the_others_get_nothing(tmp_path
         "  北塘区文明办：已报齐",
     ]
     assert app.reminders().queue(now).queued_units == ["东城区文明办"]
-    lines = describe(app.templates, app.reminders().plan_now(now), reminders, app.config.campaign, now)
+    lines = describe(app.templates, app.reminders().plan_now(now), reminders, app.config.campaigns[0], now)
     assert "  东城区文明办：催报 -3d 09:00 已发过" in lines
-    lines = describe(app.templates, app.reminders().plan_now(at(10, 11, 12)), reminders, app.config.campaign,
+    lines = describe(app.templates, app.reminders().plan_now(at(10, 11, 12)), reminders, app.config.campaigns[0],
                      at(10, 11, 12))
     assert "  东城区文明办：催报 -3d 09:00 已发过" in lines  # its window is open until the next slot
-    lines = describe(app.templates, app.reminders().plan_now(at(10, 14, 19)), reminders, app.config.campaign,
+    lines = describe(app.templates, app.reminders().plan_now(at(10, 14, 19)), reminders, app.config.campaigns[0],
                      at(10, 14, 19))
     assert ("  东城区文明办：当前没有到期的时点（下一个：逾期提醒 1d 10:00，10月15日10:00）"
             "（尚缺：活动简报、典型事例、经验总结）") in lines
@@ -199,7 +199,7 @@ def test_a_unit_that_missed_slots_is_listed_with_the_slots_that_will_be_skipped(
     app = make_app(tmp_path)
     now = at(10, 13, 9, 30)
     reminders, _ = app.reminders().slots()
-    lines = describe(app.templates, app.reminders().plan_now(now), reminders, app.config.campaign, now)
+    lines = describe(app.templates, app.reminders().plan_now(now), reminders, app.config.campaigns[0], now)
     assert lines[-2:] == ["  东城区文明办：错过的时点 -10d 09:00、-3d 09:00 将记为跳过，不再补发",
                           "  北塘区文明办：错过的时点 -10d 09:00、-3d 09:00 将记为跳过，不再补发"]
 

@@ -64,10 +64,10 @@ def outgoing_message_id(slug: str, identity: Identity, *parts: object) -> str:
     return f"<intake.{slug}.{'.'.join(str(p) for p in parts)}@{domain}>"
 
 
-def answered_row_ids(slug: str, header_text: str) -> list[int]:
+def answered_row_ids(header_text: str) -> list[int]:
     """The ledger ids of the messages our replies answered, from Message-IDs `outgoing_message_id` made
-    (in a mail's In-Reply-To or References)."""
-    return [int(found) for found in re.findall(rf"<intake\.{re.escape(slug)}\.(\d+)\.", header_text)]
+    (in a mail's In-Reply-To or References), whichever campaign they were about."""
+    return [int(found) for found in re.findall(r"<intake\.[A-Za-z0-9_-]+\.(\d+)\.", header_text)]
 
 
 def reference(prefix: str, row_id: int) -> str:

@@ -1,6 +1,7 @@
 """Where a message's files go and what the database says of them: each file written once into
-`<campaign>/<unit>/<category>/` (idempotently: the same input lands at the same path), its item row, and
-what a unit already has (the state the rules judge a new message against)."""
+`<campaign>/<unit>/<category>/` (idempotently: the same input lands at the same path; mail no campaign
+could be chosen for under `未归类/<unit>/<category>/` until staff assign it), its item row, and what a unit
+already has in a campaign (the state the rules judge a new message against)."""
 
 from __future__ import annotations
 
@@ -15,30 +16,34 @@ from bot.core.settings import CampaignConfig
 from storage import tables as t
 from storage.files import FileStore, safe_name
 
-UNASSIGNED_FOLDER = "_unassigned"
+UNASSIGNED_FOLDER = "_unassigned"  # files of mail no unit could be found for
+UNSORTED_FOLDER = "未归类"  # files of mail no campaign could be chosen for
 
 
-def unit_state(s: Session, unit: str | None, exclude: int | None = None) -> UnitState:
-    """What is stored for the unit, leaving out message `exclude` (the one being judged)."""
+def unit_state(s: Session, unit: str | None, campaign: str | None, exclude: int | None = None) -> UnitState:
+    """What is stored for the unit in the campaign, leaving out message `exclude` (the one being judged)."""
     if unit is None:
         return UnitState()
-    rows = s.exec(select(t.ItemRow.sha256).where(t.ItemRow.unit == unit, t.ItemRow.path.is_not(None),
+    rows = s.exec(select(t.ItemRow.sha256).where(t.ItemRow.unit == unit, t.ItemRow.campaign == campaign,
+                                                 t.ItemRow.path.is_not(None),
                                                  t.ItemRow.message_row_id != (exclude or 0))).all()
     return UnitState(sha256s=frozenset(rows))
 
 
-def place_files(decision: Decision, campaign: CampaignConfig, store: FileStore) -> dict[int, str]:
+def place_files(decision: Decision, store: FileStore) -> dict[int, str]:
     """Write every file of the message, idempotently; a late-rejected message keeps only its raw bytes.
     Part index → stored path."""
     if any(p.code == "late_rejected" for p in decision.problems):
         return {}
     unit = decision.analysis.match.unit
     folder_unit = unit if unit is not None else UNASSIGNED_FOLDER
+    campaign = decision.analysis.campaign
+    top = safe_name(campaign.slug) if campaign is not None else UNSORTED_FOLDER
     parts = decision.analysis.unpacked.parts
     placed: dict[int, str] = {}
     for item in decision.items:
         if item.skipped is None and not item.already_stored:
-            folder = (safe_name(campaign.slug), folder_unit, item.category.value)
+            folder = (top, folder_unit, item.category.value)
             placed[item.index] = store.place(folder, item.filename, parts[item.index].payload, item.sha256)
     return placed
 
@@ -66,7 +71,8 @@ def write_items(s: Session, row: t.MessageRow, decision: Decision, placed: dict[
 def item_row(row: t.MessageRow, decision: Decision, item: ItemPlan, path: str | None) -> t.ItemRow:
     f = item.facts
     return t.ItemRow(
-        message_row_id=row.id or 0, unit=decision.analysis.match.unit, category=item.category.value,
+        message_row_id=row.id or 0, unit=decision.analysis.match.unit, campaign=decision.analysis.route.slug,
+        category=item.category.value,
         filename=item.filename, source=item.source, path=path, size=item.size, sha256=item.sha256, kind=f.kind,
         reason=item.reason, counted=item.counted and path is not None, already_stored=item.already_stored,
         late=decision.late, width=f.width, height=f.height, has_exif=f.has_exif, title=f.title,
@@ -78,7 +84,8 @@ def summary(s: Session, unit: str | None, roster: Roster, campaign: CampaignConf
     if unit is None:
         return UnitSummary(None, {}, ())
     rows = s.exec(select(t.ItemRow.category, func.count())
-                  .where(t.ItemRow.unit == unit, t.ItemRow.counted).group_by(t.ItemRow.category)).all()
+                  .where(t.ItemRow.unit == unit, t.ItemRow.campaign == campaign.slug, t.ItemRow.counted)
+                  .group_by(t.ItemRow.category)).all()
     counts = {category: n for category, n in rows}
     roster_unit = roster.by_name(unit)
     required = roster_unit.required if roster_unit else True

@@ -106,6 +106,8 @@ def describe(row: t.MessageRow, mail: Mail, received_at: datetime) -> None:
 def describe_match(row: t.MessageRow, analysis: Analysis) -> None:
     describe(row, analysis.mail, analysis.received_at)
     row.unit = analysis.match.unit
+    row.campaign = analysis.route.slug
+    row.campaign_reason = analysis.route.reason
     row.match_how = analysis.match.how
     row.match_text = analysis.match.matched
     row.automatic = analysis.automatic

@@ -11,11 +11,12 @@ from datetime import UTC, datetime, timedelta
 from sqlmodel import Session, select
 
 from bot.core.mail.reply_prefixes import reply_topic
-from bot.core.pipeline import ASK_SENDER, QUESTION, Context, Decision
+from bot.core.pipeline import ASK_CAMPAIGN, ASK_SENDER, CLOSED, QUESTION, Context, Decision
 from bot.core.render.formats import local_moment
 from bot.core.render.outgoing import Identity, outgoing_message_id, reference
-from bot.core.render.reply import FileLine, ReplyInput, UnitSummary, render_reply
+from bot.core.render.reply import UNSORTED_TAG, FileLine, ReplyInput, UnitSummary, render_reply
 from bot.core.render.texts import Texts
+from bot.core.routing import open_for
 from bot.core.settings import ReplyLimits
 from bot.office.intake.filing import summary
 from bot.office.outbox import queue_outgoing
@@ -47,34 +48,43 @@ class Replier:
         if kind == ASK_SENDER and asked_before(s, mail.from_addr):
             log.info("no reply to %s: asked once already what to send", mail.from_addr)
             return
-        campaign = self.ctx.campaign
+        campaign = analysis.campaign
         # A stranger is never shown a unit's state, whichever unit the mail names.
-        state = UnitSummary(None, {}, ()) if kind == ASK_SENDER else summary(s, analysis.match.unit, self.ctx.roster,
-                                                                               campaign)
-        received = tuple(
-            FileLine(i.shown, i.category.value, i.size) for i in decision.items if i.counted and i.index in placed
-        )
+        if kind == ASK_SENDER:
+            state = UnitSummary(None, {}, ())
+        elif campaign is None:
+            state = UnitSummary(analysis.match.unit, {}, ())
+        else:
+            state = summary(s, analysis.match.unit, self.ctx.roster, campaign)
+        kept = kind in (ASK_CAMPAIGN, CLOSED)  # kept, not counted: the unit still sees what arrived
+        received = tuple(FileLine(i.shown, i.category.value, i.size) for i in decision.items
+                         if (i.counted or kept) and i.index in placed)
+        notices = () if campaign is not None else (
+            analysis.route.asked or open_for(self.ctx.campaigns, analysis.match.unit, self.ctx.roster,
+                                             analysis.received_at))
         reply_input = ReplyInput(
             kind=decision.outcome.reply, to_addr=mail.from_addr, to_name=mail.from_name,
             original_subject=mail.subject, original_message_id=mail.message_id,
             original_references=mail.header("references"), received=received,
             problems=tuple(zip(decision.problems, texts, strict=True)), notes=self.notes(decision, placed),
-            summary=state, reference=reference(campaign.reference_prefix, row.id or 0),
-            question=(analysis.question or "") if kind == QUESTION else "",
+            summary=state, reference=reference(campaign.reference_prefix, row.id or 0) if campaign else "",
+            question=(analysis.question or "") if kind == QUESTION else "", notices=notices,
         )
         earlier = len(s.exec(select(t.OutboxRow.id).where(t.OutboxRow.message_row_id == row.id)).all())
         again = f".{earlier + 1}" if earlier else ""  # a resend or a reply after reprocessing
-        message_id = outgoing_message_id(campaign.slug, self.identity, row.id, f"{decision.outcome.reply}{again}")
+        message_id = outgoing_message_id(campaign.slug if campaign else UNSORTED_TAG, self.identity, row.id,
+                                         f"{decision.outcome.reply}{again}")
         reply = render_reply(self.templates, reply_input, campaign, self.identity, message_id, now)
         queue_outgoing(s, decision.outcome.reply, reply.to_addr, reply.subject, message_id, reply.raw, now,
                        message_row_id=row.id)
         row.reply_kind = decision.outcome.reply
 
     def notes(self, decision: Decision, placed: dict[int, str]) -> tuple[str, ...]:
-        campaign = self.ctx.campaign
+        campaign = decision.analysis.campaign
         tx = self.templates
         notes: list[str] = []
-        if decision.late and not any(p.code == "late_rejected" for p in decision.problems):
+        closed = decision.outcome.reply == CLOSED
+        if campaign and decision.late and not closed and not any(p.code == "late_rejected" for p in decision.problems):
             notes.append(tx.text("notes", "late", received=local_moment(decision.analysis.received_at, campaign),
                                  deadline=local_moment(campaign.deadline, campaign)))
         for item in decision.items:

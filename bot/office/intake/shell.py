@@ -59,7 +59,7 @@ class Intake:
                 row.attempts += 1
                 s.add(row)
                 s.commit()
-                allowed = self.ctx.campaign.limits.max_attempts
+                allowed = self.ctx.limits.max_attempts
                 if row.attempts > allowed:
                     error = f"gave up after {allowed} interrupted attempts (the process died while working on it)"
                     return ledger.set_aside(s, row, source, raw, received_at, self.store, error, now)
@@ -83,22 +83,20 @@ class Intake:
                 return ledger.fail(s, row, source, traceback.format_exc(), now)
 
     def analyse(self, s: Session, raw: bytes, received_at: datetime) -> Analysis:
-        """The pure steps, then what only the ledger knows: a sender we could not place who answers our
-        reply to a unit is that unit's follow-up."""
+        """The pure steps, then what only the ledger knows: a mail that answers our reply is filed under that
+        message's campaign, and when its sender is one we could not place, it is that unit's follow-up."""
         analysis = analyse_raw(raw, received_at, self.ctx)
-        if analysis.match.unit is not None or analysis.automatic:
-            return analysis
-        replied = replied_message(analysis.mail, self.ctx.campaign)
+        replied = replied_message(analysis.mail, self.ctx.campaigns)
         original = s.get(t.MessageRow, replied) if replied is not None else None
-        if original is None or original.unit is None:
+        if original is None or original.state not in (t.STORED, t.FAILED, t.DUPLICATE):
             return analysis
-        return in_thread_of(analysis, original.unit, replied or 0, self.ctx.campaign)
+        return in_thread_of(analysis, original.unit, original.id or 0, original.campaign, self.ctx)
 
     def preview(self, raw: bytes, received_at: datetime) -> Decision:
         """What `process` would decide for this message now, storing and sending nothing (`intake inspect`)."""
         with session(self.engine) as s:
             analysis = self.analyse(s, raw, received_at)
-            return judge(analysis, unit_state(s, analysis.match.unit), self.ctx.campaign)
+            return judge(analysis, unit_state(s, analysis.match.unit, analysis.route.slug))
 
     def _store(self, s: Session, row: t.MessageRow, source: Source, raw: bytes, analysis: Analysis,
                now: datetime) -> Result:
@@ -121,7 +119,7 @@ class Intake:
                 raise LookupError(f"message {row_id} has no stored campaign mail to reprocess")
             raw = self.store.absolute(row.raw_path).read_bytes()
             analysis = self.analyse(s, raw, row.received_at or now)
-            analysis = apply_to_analysis(analysis, row_id, overrides, actor)
+            analysis = apply_to_analysis(analysis, row_id, overrides, self.ctx.campaigns, actor)
             existing = list(s.exec(select(t.ItemRow).where(t.ItemRow.message_row_id == row_id)).all())
             old_paths = {i.path for i in existing if i.path}
             for table in (t.ProblemRow, t.LinkRow):
@@ -137,11 +135,12 @@ class Intake:
     def _record(self, s: Session, row: t.MessageRow, analysis: Analysis, now: datetime, reply: ReplyPolicy,
                 existing: list[t.ItemRow] | None = None) -> None:
         """Judge, place the files and write everything about the message in the session (not committed)."""
-        campaign = self.ctx.campaign
-        decision = judge(analysis, unit_state(s, analysis.match.unit, exclude=row.id), campaign)
-        placed = place_files(decision, campaign, self.store)
+        decision = judge(analysis, unit_state(s, analysis.match.unit, analysis.route.slug, exclude=row.id))
+        placed = place_files(decision, self.store)
         write_items(s, row, decision, placed, existing or [])
-        texts = [self.templates.problem_text(p, campaign, analysis.received_at) for p in decision.problems]
+        campaign = analysis.campaign
+        texts = [self.templates.problem_text(p, campaign, analysis.received_at) for p in decision.problems
+                 if campaign is not None]
         for link in analysis.links:
             s.add(t.LinkRow(message_row_id=row.id or 0, unit=analysis.match.unit, provider=link.provider,
                             url=link.url, filename=link.filename, size=link.size, expires=link.expires))
