@@ -49,7 +49,7 @@ def run_demo(out: Path) -> tuple[App, Path]:
     app = build(config)
     outbox = out / "outbox"
     mailer = FolderMailer(outbox)
-    last = config.campaign.opens
+    last = min(c.opens for c in config.campaigns)
     for path in sorted(samples_dir().glob("*.eml")):
         raw = path.read_bytes()
         received = parse_mail(raw).date or last
@@ -68,8 +68,8 @@ def demo_digest(app: App, outbox: Path) -> Path:
 
     with session(app.engine) as s:
         last = s.exec(select(func.max(t.MessageRow.received_at))).one()
-    tz = app.config.campaign.timezone
-    day = (last or app.config.campaign.opens).astimezone(tz).date() + timedelta(days=1)
+    tz = app.zone
+    day = (last or app.campaigns[0].opens).astimezone(tz).date() + timedelta(days=1)
     morning = datetime.combine(day, app.config.schedule.digest_time or time(8, 30), tz)
     _row, html, _xlsx = app.digests().queue_files(morning)
     flush_outbox(app.engine, FolderMailer(outbox), app.identity.address, morning)
@@ -84,11 +84,12 @@ def demo(
 
     application, replies = run_demo(out)
     digest = demo_digest(application, replies)
-    print_status(unit_report(application.engine, application.roster, application.config.campaign),
-                 application.templates)
-    print_review(review_list(application.engine, application.config.campaign.timezone), application)
+    for campaign in application.campaigns:
+        print_status(unit_report(application.engine, application.roster, campaign), application.templates)
+    print_review(review_list(application.engine, application.zone), application)
     data_dir = application.config.storage.data_dir
     console.print(words(
         application.templates, "demo_done", data_dir=data_dir, raw=data_dir / "raw",
-        files=data_dir / application.config.campaign.slug, outbox=replies, db=data_dir / "intake.db", digest=digest,
+        files=" ".join(str(data_dir / c.slug) for c in application.campaigns), outbox=replies,
+        db=data_dir / "intake.db", digest=digest,
     ))

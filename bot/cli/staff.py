@@ -79,14 +79,18 @@ def flush_now(application: App) -> int:
 @app.command("assign")
 def assign_cmd(
     message: Annotated[str, typer.Argument(help="Message id (from `intake review` or `status`)")],
-    unit: Annotated[str, typer.Argument(help="Unit name or alias")],
+    unit: Annotated[str | None, typer.Argument(help="Unit name or alias")] = None,
+    campaign: Annotated[str | None, typer.Option("--campaign", help="File it under this campaign (slug)")] = None,
     learn_address: Annotated[bool, typer.Option("--learn-address", help="The sender's address becomes the unit's")]
     = False,
     notify: Annotated[bool, typer.Option("--notify", help="Send the sender a receipt for it now")] = False,
     by: By = None,
 ) -> None:
-    """This message belongs to UNIT (an unassigned mail, or one matched to the wrong unit)."""
-    act(lambda a: assign(a, number(message), unit, actor(by), state.clock(), learn_address, notify))
+    """This message belongs to UNIT (an unassigned mail, or one matched to the wrong unit) and/or to the
+    campaign SLUG (mail the bot could not sort, or sorted wrongly): its files move there."""
+    if unit is None and campaign is None:
+        raise typer.BadParameter("give a UNIT and/or --campaign SLUG")
+    act(lambda a: assign(a, number(message), unit, actor(by), state.clock(), learn_address, notify, campaign))
 
 
 @app.command("reclassify")

@@ -93,6 +93,7 @@ class Analysis:
     auth_failure: str | None = None  # a registered sender the receiving server did not vouch for
     question: str | None = None  # what the sender's own words ask, if anything (bot/core/questions.py)
     route: Route = Route(None, NONE_OPEN)  # the campaign it is filed under, and why
+    answers: str | None = None  # the kind of our reply this mail answers (ask_campaign: which notice it is)
 
     @property
     def campaign(self) -> CampaignConfig | None:
@@ -181,7 +182,7 @@ def replied_message(mail: Mail, campaigns: tuple[CampaignConfig, ...]) -> int | 
 
 
 def in_thread_of(analysis: Analysis, unit: str | None, message_row_id: int, campaign: str | None,
-                 ctx: Context) -> Analysis:
+                 ctx: Context, answers: str | None = None) -> Analysis:
     """A mail that answers our reply to a message: filed under that message's campaign; and when it comes from
     an address we do not know, the unit's (follow-up material, 补交), staff seeing it came from elsewhere."""
     match = analysis.match
@@ -190,7 +191,7 @@ def in_thread_of(analysis: Analysis, unit: str | None, message_row_id: int, camp
     routed = route(analysis.mail, analysis.items, match.unit, analysis.received_at, ctx.campaigns, ctx.roster,
                    thread=campaign)
     relevant, why = relevance(analysis.mail, analysis.received_at, match, analysis.items, routed, ctx)
-    return replace(analysis, match=match, relevant=relevant, relevance=why, route=routed)
+    return replace(analysis, match=match, relevant=relevant, relevance=why, route=routed, answers=answers)
 
 
 def returns_our_mail(mail: Mail) -> bool:
@@ -269,7 +270,8 @@ def judge(analysis: Analysis, state: UnitState) -> Decision:
     campaign yet, or for one that has closed, is kept uncounted and unchecked until staff decide."""
     items = mark_already_stored(analysis.items, state)
     campaign = analysis.campaign
-    if campaign is None or analysis.closed:
+    answer = analysis.answers == ASK_CAMPAIGN and not any(i.skipped is None for i in items)
+    if campaign is None or analysis.closed or answer:
         return Decision(analysis, items, (), analysis.closed, decide(analysis, items, ()))
     evidence = Evidence(campaign, analysis.received_at, analysis.match, items, analysis.unpacked.problems,
                         analysis.links, analysis.question)
@@ -308,6 +310,8 @@ def decide(analysis: Analysis, items: tuple[ItemPlan, ...], problems: tuple[Prob
         return Outcome(NO_REPLY, "needs_attention", ("sender-auth-failed", *review))
     carried = any(i.skipped is None for i in items) or analysis.links or analysis.unpacked.problems
     carries_nothing = not carried
+    if carries_nothing and analysis.answers == ASK_CAMPAIGN:  # "it is for notice X": staff file the first mail
+        return Outcome(NO_REPLY, "needs_attention", ("campaign-answer", *review))
     if carries_nothing and analysis.match.how not in REGISTERED:
         return Outcome(ASK_SENDER, "needs_attention", tuple(review))  # never a problem list to a stranger
     if carries_nothing and analysis.question:

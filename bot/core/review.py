@@ -17,13 +17,16 @@ BOUNCED_REPLY = "bounced_reply"  # a reply that came back as a bounce
 SENDER_AUTH_FAILED = "sender_auth_failed"  # a registered address failing DMARC/SPF: nothing counted
 QUESTION = "question"  # a unit asked something (a mail without files): staff answer and mark it answered
 UNASSIGNED = "unassigned"  # campaign mail no unit could be found for
+UNSORTED = "unsorted"  # mail no campaign could be chosen for: staff file it (intake assign M12 --campaign SLUG)
+CAMPAIGN_CLOSED = "campaign_closed"  # material for a campaign that had closed: kept, uncounted
+CAMPAIGN_ANSWER = "campaign_answer"  # a unit's answer to "which notice is this for?"
 UNREGISTERED_SENDER = "unregistered_sender"  # unit found by name, not by a registered address
 REPLY_LIMIT = "reply_limit"  # no reply sent: too many to that address or thread
 UNCLASSIFIED_FILE = "unclassified_file"  # category "other"
 PHOTO_COMPRESSED = "photo_compressed"  # looks like a WeChat/QQ copy
 LARGE_FILE_LINK = "large_file_link"  # 超大附件: the file itself was not received
-KINDS = (FAILED, SEND_FAILED, BOUNCED_REPLY, SENDER_AUTH_FAILED, QUESTION, UNASSIGNED, UNREGISTERED_SENDER, REPLY_LIMIT,
-         UNCLASSIFIED_FILE, PHOTO_COMPRESSED, LARGE_FILE_LINK)
+KINDS = (FAILED, SEND_FAILED, BOUNCED_REPLY, SENDER_AUTH_FAILED, QUESTION, UNASSIGNED, UNSORTED, CAMPAIGN_ANSWER,
+         CAMPAIGN_CLOSED, UNREGISTERED_SENDER, REPLY_LIMIT, UNCLASSIFIED_FILE, PHOTO_COMPRESSED, LARGE_FILE_LINK)
 
 _REF = re.compile(r"\s*([MFLRmflr]?)(\d+)\s*")
 
@@ -39,6 +42,7 @@ class ReviewEntry:
     received_at: str | None  # ISO, campaign time zone
     file: str  # the file or link name it concerns, "" for a whole message
     detail: str  # what the row says: the error, the problem text, the link, the match
+    campaign: str | None = None  # the slug of the campaign its message is filed under (None: unsorted)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

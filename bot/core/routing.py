@@ -4,7 +4,8 @@ In this order, the reason recorded:
   1. a thread: the mail answers our reply to a message filed under a campaign → that campaign;
   2. the notice named: its number, its name or one of its keywords, in the subject, a file name (inside
      archives too) or the body's first lines. The most specific evidence wins: a number over a name over a
-     keyword, then the subject over a file name over the body; two campaigns equally named is a tie;
+     keyword, then the subject over a file name over the body, then the longer words found (典型案例 over
+     志愿); two campaigns named equally is a tie, and the unit is asked;
   3. exactly one campaign open for the unit when the mail arrived (it asks the unit, or, when none asks it,
      it is the only one open at all);
   4. otherwise no campaign: the mail is kept and the unit asked which notice it answers.
@@ -77,7 +78,7 @@ def named(mail: Mail, items: tuple[ItemPlan, ...], campaigns: Iterable[CampaignC
         "files": "\n".join(f"{i.source}\n{i.filename}" for i in items if i.skipped is None),
         "body": "\n".join([line for line in mail.text.splitlines() if line.strip()][:BODY_LINES]),
     }
-    best: dict[str, tuple[int, int, str]] = {}
+    best: dict[str, tuple[int, int, int, str]] = {}
     for campaign in campaigns:
         if campaign.opens > moment:
             continue
@@ -87,17 +88,17 @@ def named(mail: Mail, items: tuple[ItemPlan, ...], campaigns: Iterable[CampaignC
                 continue
             for where, text in places.items():
                 if term in text:
-                    score = (WHAT[what], WHERE[where], f"{what}:{where}")
-                    if score[:2] > best.get(campaign.slug, (0, 0, ""))[:2]:
+                    score = (WHAT[what], WHERE[where], len(term), f"{what}:{where}")
+                    if score[:3] > best.get(campaign.slug, (0, 0, 0, ""))[:3]:
                         best[campaign.slug] = score
     if not best:
         return None
-    top = max(score[:2] for score in best.values())
-    winners = [slug for slug, score in best.items() if score[:2] == top]
+    top = max(score[:3] for score in best.values())
+    winners = [slug for slug, score in best.items() if score[:3] == top]
     if len(winners) > 1:
         return Route(None, TIE, tuple(c for c in campaigns if c.slug in winners))
     slug = winners[0]
-    return Route(by_slug(campaigns, slug), best[slug][2])
+    return Route(by_slug(campaigns, slug), best[slug][3])
 
 
 def route(mail: Mail, items: tuple[ItemPlan, ...], unit: str | None, received_at: datetime,

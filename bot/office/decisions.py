@@ -17,8 +17,9 @@ from sqlmodel import Session, select
 
 from bot.adapters.roster_file import load_roster
 from bot.core.model import CATEGORIES
-from bot.core.overrides import ADDRESS, ASSIGN, CATEGORY, EXEMPT, item_key
+from bot.core.overrides import ADDRESS, ASSIGN, CAMPAIGN, CATEGORY, EXEMPT, item_key
 from bot.core.roster import Roster
+from bot.core.settings import CampaignConfig
 from bot.office.intake.reply_policy import ReplyPolicy
 from bot.office.roster_in_force import import_roster, load_overrides
 from storage import tables as t
@@ -35,6 +36,7 @@ class Desk(Protocol):
 
     engine: Engine
     roster: Roster
+    campaigns: tuple[CampaignConfig, ...]
 
     @property
     def intake(self) -> Intake: ...
@@ -93,21 +95,29 @@ def _reprocess(app: Desk, message_row_id: int, now: datetime, reply: ReplyPolicy
     return app.intake.reprocess(message_row_id, now, overrides, reply, actor)
 
 
-def assign(app: Desk, message_row_id: int, unit_name: str, actor: str, now: datetime,
-           learn_address: bool = False, notify: bool = False) -> Done:
-    """The message is this unit's; optionally its sender's address becomes the unit's, and the sender
-    gets a receipt for it now."""
-    unit = _unit_name(app, unit_name)
+def assign(app: Desk, message_row_id: int, unit_name: str | None, actor: str, now: datetime,
+           learn_address: bool = False, notify: bool = False, campaign: str | None = None) -> Done:
+    """The message is this unit's and/or this campaign's (its files move there); optionally its sender's
+    address becomes the unit's, and the sender gets a receipt for it now."""
+    unit = _unit_name(app, unit_name) if unit_name else None
+    if campaign is not None and all(c.slug != campaign for c in app.campaigns):
+        raise StaffError("unknown_campaign", slug=campaign, known=", ".join(c.slug for c in app.campaigns))
     with session(app.engine) as s:
         row = _campaign_message(s, message_row_id)
-        before = row.unit
-        action = record(s, now, actor, "assign", unit=unit, message_row_id=row.id, before=before,
-                        address=row.from_addr if learn_address else None)
-        keep_decision(s, action, ASSIGN, str(row.id), unit, now)
-        if learn_address and row.from_addr:
-            keep_decision(s, action, ADDRESS, row.from_addr.lower(), unit, now)
+        before, before_campaign = row.unit, row.campaign
+        action = record(s, now, actor, "assign", unit=unit or row.unit, message_row_id=row.id, before=before,
+                        address=row.from_addr if learn_address and unit else None, campaign=campaign,
+                        before_campaign=before_campaign)
+        if unit is not None:
+            keep_decision(s, action, ASSIGN, str(row.id), unit, now)
+            if learn_address and row.from_addr:
+                keep_decision(s, action, ADDRESS, row.from_addr.lower(), unit, now)
+        if campaign is not None:
+            keep_decision(s, action, CAMPAIGN, str(row.id), campaign, now)
         s.commit()
     _reprocess(app, message_row_id, now, ReplyPolicy.ALWAYS if notify else ReplyPolicy.NEVER, actor)
+    if unit is None:
+        return Done("assigned_campaign", {"id": message_row_id, "campaign": campaign, "before": before_campaign or "-"})
     return Done("assigned", {"id": message_row_id, "unit": unit, "before": before or "-"})
 
 

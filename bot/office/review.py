@@ -23,6 +23,8 @@ from sqlmodel import or_, select
 
 from bot.core.review import (
     BOUNCED_REPLY,
+    CAMPAIGN_ANSWER,
+    CAMPAIGN_CLOSED,
     FAILED,
     FILE,
     KINDS,
@@ -38,6 +40,7 @@ from bot.core.review import (
     UNASSIGNED,
     UNCLASSIFIED_FILE,
     UNREGISTERED_SENDER,
+    UNSORTED,
     ReviewEntry,
 )
 from storage import tables as t
@@ -79,6 +82,7 @@ def review_entries(rows: ReviewRows, tz: tzinfo) -> list[ReviewEntry]:
             sender=sender if sender is not None else (message.from_addr or "" if message else ""),
             subject=(message.subject or "") if message else "",
             received_at=_local(message.received_at, tz) if message else None, file=file, detail=detail,
+            campaign=message.campaign if message else None,
         ))
 
     for m in rows.messages:
@@ -91,6 +95,12 @@ def review_entries(rows: ReviewRows, tz: tzinfo) -> list[ReviewEntry]:
             continue  # auto-replies and bounces need no decision of their own (bounced replies do, below)
         if "sender-auth-failed" in reasons:
             add(ref, SENDER_AUTH_FAILED, m)
+        if "unsorted" in reasons:
+            add(ref, UNSORTED, m, detail=m.campaign_reason or "")
+        if "campaign-answer" in reasons:
+            add(ref, CAMPAIGN_ANSWER, m, detail=m.campaign_reason or "")
+        if "campaign-closed" in reasons:
+            add(ref, CAMPAIGN_CLOSED, m, detail=m.campaign or "")
         if m.unit is None:
             add(ref, UNASSIGNED, m)
         elif m.match_how not in _TRUSTED_MATCHES:
@@ -140,7 +150,7 @@ def review_entries(rows: ReviewRows, tz: tzinfo) -> list[ReviewEntry]:
 
 
 _MESSAGE_COLUMNS = ("id", "state", "review", "automatic", "unit", "match_how", "match_text", "from_addr", "subject",
-                    "received_at", "error")
+                    "received_at", "error", "campaign", "campaign_reason")
 _ITEM_COLUMNS = ("id", "message_row_id", "category", "filename", "source", "reason")
 
 
@@ -163,5 +173,13 @@ def load_review_rows(engine: Engine) -> ReviewRows:
     return ReviewRows(messages, items, problems, links, replies, questions)
 
 
-def review_list(engine: Engine, tz: tzinfo) -> list[ReviewEntry]:
-    return review_entries(load_review_rows(engine), tz)
+ALL = "*"  # review_list: entries of every campaign and of the unsorted mail
+
+
+def review_list(engine: Engine, tz: tzinfo, campaign: str | None = ALL) -> list[ReviewEntry]:
+    """What needs a decision; with `campaign`, only what concerns that campaign's messages (None: the unsorted
+    mail's), outgoing mail that answered no message included."""
+    entries = review_entries(load_review_rows(engine), tz)
+    if campaign == ALL:
+        return entries
+    return [e for e in entries if e.message is None or e.campaign == campaign]

@@ -101,7 +101,8 @@ def _report(facts: _Tallies, roster: Roster, campaign: CampaignConfig,
     units = []
     for unit in roster.units:
         unit_counts = facts.counts[unit.name]
-        required = unit.required and asks(campaign, unit.name, roster) if campaign.units else unit.required
+        # A campaign naming its units asks them whatever the roster's default; staff exemptions still hold.
+        required = (asks(campaign, unit.name, roster) and not unit.exempt) if campaign.units else unit.required
         missing = list(missing_categories(campaign.required, unit_counts, required))
         entry = {
             "name": unit.name, "group": unit.group, "required": required, "exempt": unit.exempt,

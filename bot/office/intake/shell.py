@@ -90,7 +90,8 @@ class Intake:
         original = s.get(t.MessageRow, replied) if replied is not None else None
         if original is None or original.state not in (t.STORED, t.FAILED, t.DUPLICATE):
             return analysis
-        return in_thread_of(analysis, original.unit, original.id or 0, original.campaign, self.ctx)
+        return in_thread_of(analysis, original.unit, original.id or 0, original.campaign, self.ctx,
+                            original.reply_kind)
 
     def preview(self, raw: bytes, received_at: datetime) -> Decision:
         """What `process` would decide for this message now, storing and sending nothing (`intake inspect`)."""
