@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import gc
 
-import bot.cli.db  # noqa: F401  (each import registers its commands on `app`)
+import bot.cli.campaigns  # noqa: F401  (each import registers its commands on `app`)
+import bot.cli.db  # noqa: F401
 import bot.cli.demo  # noqa: F401
 import bot.cli.mail  # noqa: F401
 import bot.cli.reminders  # noqa: F401
