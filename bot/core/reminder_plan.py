@@ -1,13 +1,16 @@
-"""Who gets which reminder or overdue notice now: one decision per unit from its progress, the slots, the
-reminder ledger and the moment. Pure; bot/office/reminders.py reads the ledger and queues the mails.
-The timing rule (one catch-up, earlier missed slots skipped) is bot/core/timetable.py's."""
+"""Who gets which reminder or overdue notice now: one decision per unit and campaign from the unit's
+progress in that campaign, the campaign's slots, its reminder ledger and the moment; then, per unit, the
+campaigns whose slots fall due together, which go out as ONE mail. Pure; bot/office/reminders.py reads the
+ledger and queues the mails. The timing rule (one catch-up, earlier missed slots skipped) is
+bot/core/timetable.py's."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.core.settings import CampaignConfig
 from bot.core.timetable import Moment, due, pending
 
 # Why a unit gets nothing now.
@@ -69,3 +72,54 @@ def plan(units: Iterable[UnitProgress], reminders: tuple[Moment, ...], overdue: 
             else:
                 plans.append(UnitPlan(unit, NOT_DUE, None, skip, pending(everything, now)))
     return plans
+
+
+@dataclass(frozen=True)
+class CampaignPlan:
+    """One campaign's slots and its decision for every unit of the roster (roster order)."""
+
+    campaign: CampaignConfig
+    reminders: tuple[Moment, ...]
+    overdue: Moment | None
+    units: list[UnitPlan]
+
+    @property
+    def moments(self) -> tuple[Moment, ...]:
+        return (*self.reminders, *((self.overdue,) if self.overdue else ()))
+
+
+@dataclass(frozen=True)
+class Part:
+    """One campaign's share of what a run does for a unit: its slot due now and its missed slots."""
+
+    campaign: CampaignConfig
+    plan: UnitPlan
+
+
+@dataclass(frozen=True)
+class UnitRun:
+    """Everything a run at `now` writes for one unit, across campaigns: the ledger rows of each part, and
+    ONE mail per address naming every campaign whose slot is due (`sends`)."""
+
+    unit: str
+    emails: tuple[str, ...]
+    parts: tuple[Part, ...]  # campaigns (in config order) with a slot to send or to record as skipped
+
+    @property
+    def sends(self) -> tuple[Part, ...]:
+        return tuple(p for p in self.parts if p.plan.send is not None)
+
+
+def unit_runs(plans: Sequence[CampaignPlan]) -> list[UnitRun]:
+    """Per unit (in roster order), the campaigns with something to write for it now."""
+    parts: dict[str, list[Part]] = {}  # every unit first, in roster order
+    emails: dict[str, tuple[str, ...]] = {}
+    for campaign_plan in plans:
+        for unit_plan in campaign_plan.units:
+            parts.setdefault(unit_plan.unit.name, [])
+            emails.setdefault(unit_plan.unit.name, unit_plan.unit.emails)
+    for campaign_plan in plans:
+        for unit_plan in campaign_plan.units:
+            if unit_plan.send is not None or unit_plan.skip:
+                parts[unit_plan.unit.name].append(Part(campaign_plan.campaign, unit_plan))
+    return [UnitRun(name, emails[name], tuple(found)) for name, found in parts.items() if found]
