@@ -4,7 +4,9 @@ bot/cli/main.py imports them all. Staff-facing words come from the message catal
 
 from __future__ import annotations
 
+import getpass
 import logging
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -50,6 +52,19 @@ def main_options(
     logging.getLogger("mailparser").setLevel(logging.ERROR)  # it warns about every part it does not handle
     state.config_path = config
     state.now = parse_moment(now) if now else None
+
+
+By = Annotated[str | None, typer.Option("--by", help="Who is making the change (kept in the history); "
+                                                     "default: $INTAKE_STAFF or the login name")]
+
+
+def actor(by: str | None) -> str:
+    if by:
+        return by
+    try:
+        return os.environ.get("INTAKE_STAFF") or getpass.getuser()
+    except (KeyError, OSError):
+        return "staff"
 
 
 def parse_moment(value: str) -> datetime:

@@ -16,8 +16,7 @@ from rich.text import Text
 
 from bot.adapters.config_file import ConfigError, campaign_tables
 from bot.bootstrap import App
-from bot.cli.app import app, console, open_app, parse_moment, state
-from bot.cli.staff import By, actor
+from bot.cli.app import By, actor, app, console, open_app, parse_moment, state
 from bot.core.settings import CampaignConfig
 from bot.office.campaigns_in_force import add_campaign, set_closed
 from bot.office.decisions import record

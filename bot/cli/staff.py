@@ -3,9 +3,7 @@ main app when bot.cli.app is imported; the work is in bot/office/decisions.py, t
 
 from __future__ import annotations
 
-import getpass
 import json
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +13,7 @@ import typer
 from rich.table import Table
 
 from bot.bootstrap import App
-from bot.cli.app import app, console, open_app, state, words
+from bot.cli.app import By, actor, app, console, open_app, state, words
 from bot.core.model import CATEGORIES
 from bot.core.review import parse_ref
 from bot.core.roster import RosterError
@@ -35,17 +33,6 @@ from bot.office.decisions import (
 units_app = typer.Typer(no_args_is_help=True, help="The roster of units.")
 app.add_typer(units_app, name="units")
 
-By = Annotated[str | None, typer.Option("--by", help="Who is making the change (kept in the history); "
-                                                     "default: $INTAKE_STAFF or the login name")]
-
-
-def actor(by: str | None) -> str:
-    if by:
-        return by
-    try:
-        return os.environ.get("INTAKE_STAFF") or getpass.getuser()
-    except (KeyError, OSError):
-        return "staff"
 
 
 def number(text: str) -> int:
