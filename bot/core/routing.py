@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.core.model import ItemPlan, Mail
+from bot.core.model import ItemPlan, Mail, Unit
 from bot.core.roster import Roster
 from bot.core.settings import CampaignConfig
 
@@ -55,6 +55,12 @@ def asks(campaign: CampaignConfig, unit: str | None, roster: Roster) -> bool:
     if not campaign.units:
         return found is not None and found.required
     return unit in campaign.units or (found is not None and found.group in campaign.units)
+
+
+def required_in(campaign: CampaignConfig, unit: Unit, roster: Roster) -> bool:
+    """Whether the unit owes the campaign its material: a campaign naming its units asks them whatever the
+    roster's default (staff exemptions still hold); one that names none asks every unit the roster requires."""
+    return (asks(campaign, unit.name, roster) and not unit.exempt) if campaign.units else unit.required
 
 
 def open_for(campaigns: Iterable[CampaignConfig], unit: str | None, roster: Roster,

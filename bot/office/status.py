@@ -22,7 +22,7 @@ from sqlmodel import Session, select
 from bot.core.model import CATEGORIES
 from bot.core.render.outgoing import reference
 from bot.core.roster import Roster
-from bot.core.routing import asks
+from bot.core.routing import required_in
 from bot.core.rules import missing_categories
 from bot.core.settings import CampaignConfig
 from storage import tables as t
@@ -101,8 +101,7 @@ def _report(facts: _Tallies, roster: Roster, campaign: CampaignConfig,
     units = []
     for unit in roster.units:
         unit_counts = facts.counts[unit.name]
-        # A campaign naming its units asks them whatever the roster's default; staff exemptions still hold.
-        required = (asks(campaign, unit.name, roster) and not unit.exempt) if campaign.units else unit.required
+        required = required_in(campaign, unit, roster)
         missing = list(missing_categories(campaign.required, unit_counts, required))
         entry = {
             "name": unit.name, "group": unit.group, "required": required, "exempt": unit.exempt,
@@ -118,7 +117,7 @@ def _report(facts: _Tallies, roster: Roster, campaign: CampaignConfig,
     return {
         "campaign": {
             "name": campaign.name, "slug": campaign.slug, "notice": campaign.notice, "opens": _iso(campaign.opens),
-            "deadline": _iso(campaign.deadline), "closes": _iso(campaign.closes),
+            "deadline": _iso(campaign.deadline), "closes": _iso(campaign.closes, campaign.timezone),
             "closed": campaign.closed_at is not None, "required": list(campaign.required),
             "units_required": sum(1 for u in units if u["required"]),
             "units_complete": sum(1 for u in units if u["required"] and u["complete"]),

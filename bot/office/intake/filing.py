@@ -11,6 +11,7 @@ from bot.core.model import CATEGORIES, ItemPlan, UnitState
 from bot.core.pipeline import QUESTION, Decision
 from bot.core.render.reply import UnitSummary
 from bot.core.roster import Roster
+from bot.core.routing import required_in
 from bot.core.rules import missing_categories
 from bot.core.settings import CampaignConfig
 from storage import tables as t
@@ -88,7 +89,7 @@ def summary(s: Session, unit: str | None, roster: Roster, campaign: CampaignConf
                   .group_by(t.ItemRow.category)).all()
     counts = {category: n for category, n in rows}
     roster_unit = roster.by_name(unit)
-    required = roster_unit.required if roster_unit else True
+    required = required_in(campaign, roster_unit, roster) if roster_unit else True
     return UnitSummary(unit, {c.value: counts.get(c.value, 0) for c in CATEGORIES},
                        missing_categories(campaign.required, counts, required))
 
