@@ -10,9 +10,12 @@ and only if it was not done before; this gives the catch-up rule:
   a slot at or after the deadline is never sent. When two reminders land on the same moment (both
   moved off a weekend), only the one closer to the deadline is sent.
 - The overdue notice's window opens at its moment (never before the deadline) and closes when the
-  campaign closes (deadline + late_days).
+  campaign closes (deadline + late_days, or earlier when staff closed it: a closed campaign reminds no one).
+- Each campaign has its own slots: its `reminders` (else [schedule].reminders), relative to its own
+  deadline, and the overdue notice after its own deadline; the ledger keys them by campaign.
 - The digest has one slot per local day, at digest_time, from the campaign's opening to its close;
-  each day's window closes at the next day's digest time.
+  each day's window closes at the next day's digest time. With several campaigns it is one digest for the
+  office: a slot on every day on which any campaign is open (`office_digest_moments`).
 
 With `working_days_only`, a reminder falling on a weekend or a Chinese public holiday moves to the
 previous working day (so it still arrives before the deadline); the overdue notice moves to the next
@@ -114,19 +117,25 @@ def _placed(slot: Slot, base: date, working_days_only: bool, step: int, tz: Zone
     return nominal, local(day, slot.at, tz), nominal if moved else None, why if moved else None
 
 
+def reminder_slots(schedule: ScheduleConfig, campaign: CampaignConfig) -> tuple[Slot, ...]:
+    """The campaign's own reminder slots, or [schedule].reminders when it names none."""
+    return campaign.reminders if campaign.reminders is not None else schedule.reminders
+
+
 def reminder_moments(schedule: ScheduleConfig, campaign: CampaignConfig) -> tuple[Moment, ...]:
-    """The reminder slots in time order, each with its window (see the module's rule)."""
+    """The campaign's reminder slots (its own, else [schedule].reminders; relative to its deadline) in time
+    order, each with its window (see the module's rule). A campaign closed early sends none after closing."""
     tz = campaign.timezone
     base = campaign.deadline.astimezone(tz).date()
     placed = []
-    for slot in schedule.reminders:
+    for slot in reminder_slots(schedule, campaign):
         nominal, at, moved_from, why = _placed(slot, base, schedule.working_days_only, -1, tz)
         placed.append((at, slot.days, slot.text, nominal, moved_from, why))
     placed.sort(key=lambda p: (p[0], p[1]))
     moments = []
     for index, (at, _days, text, nominal, moved_from, why) in enumerate(placed):
         following = placed[index + 1][0] if index + 1 < len(placed) else campaign.deadline
-        ends = min(following, campaign.deadline)
+        ends = min(following, campaign.deadline, campaign.closes)
         starts = max(at, campaign.opens)
         moments.append(Moment(REMINDER, text, nominal, at, starts, max(ends, starts), moved_from, why))
     return tuple(moments)
@@ -145,18 +154,29 @@ def overdue_moment(schedule: ScheduleConfig, campaign: CampaignConfig) -> Moment
 
 def digest_moments(schedule: ScheduleConfig, campaign: CampaignConfig) -> tuple[Moment, ...]:
     """One slot a day at digest_time, from the opening to the close of the campaign."""
-    if schedule.digest_time is None:
+    return office_digest_moments(schedule, (campaign,), campaign.timezone)
+
+
+def office_digest_moments(schedule: ScheduleConfig, campaigns: Iterable[CampaignConfig],
+                          tz: ZoneInfo | None = None) -> tuple[Moment, ...]:
+    """The office's one digest a day: a slot at digest_time (wall-clock time in `tz`, by default the first
+    campaign's zone) on every local day on which that moment falls while any of the campaigns is open."""
+    listed = tuple(campaigns)
+    if schedule.digest_time is None or not listed:
         return ()
-    tz = campaign.timezone
-    first, last = campaign.opens.astimezone(tz).date(), campaign.closes.astimezone(tz).date()
+    zone = tz or listed[0].timezone
+    days: set[date] = set()
+    for campaign in listed:
+        day, last = campaign.opens.astimezone(zone).date(), campaign.closes.astimezone(zone).date()
+        while day <= last:
+            if campaign.opens <= local(day, schedule.digest_time, zone) <= campaign.closes:
+                days.add(day)
+            day += timedelta(days=1)
     moments = []
-    day = first
-    while day <= last:
-        at = local(day, schedule.digest_time, tz)
-        if campaign.opens <= at <= campaign.closes:
-            ends = local(day + timedelta(days=1), schedule.digest_time, tz)
-            moments.append(Moment(DIGEST, day.isoformat(), day, at, at, ends))
-        day += timedelta(days=1)
+    for day in sorted(days):
+        at = local(day, schedule.digest_time, zone)
+        moments.append(Moment(DIGEST, day.isoformat(), day, at, at, local(day + timedelta(days=1),
+                                                                          schedule.digest_time, zone)))
     return tuple(moments)
 
 

@@ -1,8 +1,10 @@
-"""The staff digest's shell: gathers the unit report, the arrivals since the previous digest and the review
-list, renders them (bot/core/render/digest.py), writes `data_dir/digests/<local date>-<time>.html` (and the
-.xlsx beside it) and queues one outbox row addressed to all of `staff.digest_to`. The previous digest's
-moment is the latest digest in the outbox or, when none was ever queued (no recipients), the latest file
-in `data_dir/digests`.
+"""The staff digest's shell: one digest a day for the office, covering every campaign open (and any that
+closed within the last day). For each it gathers the unit report, the arrivals since the previous digest
+and the review list's entries about its mail; then the mail filed under no campaign. It renders them
+(bot/core/render/digest.py), writes `data_dir/digests/<local date>-<time>.html` (and the .xlsx beside it)
+and queues one outbox row addressed to all of `staff.digest_to`. The previous digest's moment is the latest
+digest in the outbox or, when none was ever queued (no recipients), the latest file in `data_dir/digests`.
+A digest is due on every day on which any campaign is open (bot/core/timetable.py office_digest_moments).
 """
 
 from __future__ import annotations
@@ -10,21 +12,34 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
-from bot.core.render.digest import MAX_ARRIVALS, Arrival, Arrivals, Digest, digest_mail, render_digest
+from bot.core.render.digest import (
+    MAX_ARRIVALS,
+    Arrival,
+    Arrivals,
+    Digest,
+    Section,
+    Unsorted,
+    digest_mail,
+    render_digest,
+)
 from bot.core.render.outgoing import Identity, outgoing_message_id
 from bot.core.render.texts import Texts
+from bot.core.review import MESSAGE, UNSORTED, ReviewEntry
 from bot.core.roster import Roster
 from bot.core.settings import CampaignConfig, ScheduleConfig
-from bot.core.timetable import digest_moments, due
+from bot.core.timetable import due, office_digest_moments
 from bot.office.outbox import queue_outgoing
 from bot.office.review import review_list
 from bot.office.status import message_status, unit_report
@@ -37,27 +52,56 @@ FOLDER = "digests"  # under data_dir
 _STAMP = "%Y-%m-%d-%H%M%S"
 log = logging.getLogger(__name__)
 _FILE = re.compile(r"(\d{4}-\d{2}-\d{2}-\d{6})(?:-\d+)?\.html")
+REPORTED_AFTER_CLOSE = timedelta(days=1)  # a campaign stays in the digest this long after it closed
+DEFAULT_ZONE = ZoneInfo("Asia/Shanghai")  # the office's zone when no campaign is in force (App.zone's default)
 
 
 @dataclass(frozen=True)
 class Digests:
     """What the digest reads and where it goes: the database, the folder its files are written to
-    (data_dir/digests), the campaign and roster, the templates, who writes and who receives it."""
+    (data_dir/digests), the campaigns in force and the roster, the templates, who writes and who receives it.
+    One digest covers the campaigns `in_digest` picks; its day and times are the office's zone (the first
+    campaign's, as `App.zone`)."""
 
     engine: Engine
     folder: Path
-    campaign: CampaignConfig
+    campaigns: tuple[CampaignConfig, ...]
     roster: Roster
     templates: Texts
     identity: Identity
     to: tuple[str, ...]
 
+    @property
+    def zone(self) -> ZoneInfo:
+        return self.campaigns[0].timezone if self.campaigns else DEFAULT_ZONE
+
     def build(self, now: datetime) -> Digest:
-        since = previous_digest_time(self.engine, self.folder, self.campaign, now)
-        report = unit_report(self.engine, self.roster, self.campaign)
-        review = review_list(self.engine, self.campaign.timezone)
-        return render_digest(report, review, arrivals_since(self.engine, since, now), since, now, self.campaign,
-                             self.templates)
+        since = previous_digest_time(self.engine, self.folder, self.zone, now)
+        shown = in_digest(self.campaigns, now)
+        review = review_list(self.engine, self.zone)
+        unsorted = unsorted_mail(self.engine)
+        listed = {u.row_id for u in unsorted}
+        slugs = {c.slug for c in shown}
+        by_campaign: dict[str, list[ReviewEntry]] = {c.slug: [] for c in shown}
+        other: list[ReviewEntry] = []
+        kinds: dict[int, list[str]] = defaultdict(list)
+        single = shown[0].slug if len(shown) == 1 else None
+        for entry in review:  # in the review list's order (most urgent kind first)
+            if entry.message is not None and entry.campaign is not None and entry.campaign in slugs:
+                by_campaign[entry.campaign].append(entry)
+            elif entry.message is not None and entry.message in listed:
+                if entry.kind != UNSORTED and entry.kind not in kinds[entry.message]:
+                    kinds[entry.message].append(entry.kind)
+            elif single is not None:  # one campaign: its list is the whole list, as before there were several
+                by_campaign[single].append(entry)
+            else:  # outgoing mail that answered no message, mail of a campaign not shown, failed unsorted mail
+                other.append(entry)
+        sections = [Section(c, unit_report(self.engine, self.roster, c),
+                            arrivals_since(self.engine, since, now, campaign=c.slug), by_campaign[c.slug])
+                    for c in shown]
+        unsorted_shown = [Unsorted(f"{MESSAGE}{u.row_id}", u.received_at, u.unit, u.sender, u.subject, u.reason,
+                                   tuple(kinds[u.row_id])) for u in unsorted]
+        return render_digest(sections, unsorted_shown, since, now, self.zone, self.templates, other)
 
     def queue(self, now: datetime) -> int | None:
         """Write the digest to the folder and queue it for the recipients; the outbox row id, or None when
@@ -67,12 +111,14 @@ class Digests:
     def queue_files(self, now: datetime) -> tuple[int | None, Path, Path]:
         """`queue`, also telling where the HTML and the workbook were written."""
         digest = self.build(now)
-        path = stamped_path(self.folder, now, self.campaign)
+        path = stamped_path(self.folder, now, self.zone)
         if not self.to:
             return None, *write_digest(digest, path)
         stamp = now.astimezone(UTC).strftime("%Y%m%d%H%M%S")
-        message_id = outgoing_message_id(self.campaign.slug, self.identity, "digest", stamp, uuid.uuid4().hex[:12])
-        raw = digest_mail(digest, self.identity, self.to, message_id, now, self.campaign, self.templates)
+        # The office's digest, not one campaign's: <intake.digest.staff.<stamp>.<random>@domain>. Its parts
+        # after the tag are not a row id, so a reply to it is never taken for an answer to a unit's mail.
+        message_id = outgoing_message_id(DIGEST, self.identity, "staff", stamp, uuid.uuid4().hex[:12])
+        raw = digest_mail(digest, self.identity, self.to, message_id, now, DIGEST, self.templates)
         with session(self.engine) as s:
             row_id = queue_outgoing(s, DIGEST, ", ".join(self.to), digest.subject, message_id, raw, now)
             s.commit()
@@ -80,8 +126,22 @@ class Digests:
         return row_id, *write_digest(digest, path)
 
 
-def previous_digest_time(engine: Engine, folder: Path, campaign: CampaignConfig, now: datetime) -> datetime | None:
-    """The latest digest before `now`: queued in the outbox, or written to the folder."""
+def in_digest(campaigns: Sequence[CampaignConfig], now: datetime) -> tuple[CampaignConfig, ...]:
+    """The campaigns the digest at `now` reports on, in their order: those open at `now` and those that
+    closed within the last day (their last day is reported); when none is, the one that closed last (or,
+    before any opened, the first to open)."""
+    shown = tuple(c for c in campaigns if c.opens <= now and now - REPORTED_AFTER_CLOSE <= c.closes)
+    if shown or not campaigns:
+        return shown
+    opened = [c for c in campaigns if c.opens <= now]
+    if opened:
+        return (max(opened, key=lambda c: c.closes),)
+    return (min(campaigns, key=lambda c: c.opens),)
+
+
+def previous_digest_time(engine: Engine, folder: Path, tz: tzinfo, now: datetime) -> datetime | None:
+    """The latest digest before `now`: queued in the outbox, or written to the folder (its name the local
+    time in `tz`, the office's zone)."""
     with session(engine) as s:
         queued = [v for v in s.exec(select(t.OutboxRow.created_at).where(t.OutboxRow.kind == DIGEST)).all()
                   if v is not None]
@@ -90,20 +150,24 @@ def previous_digest_time(engine: Engine, folder: Path, campaign: CampaignConfig,
         for path in folder.iterdir():
             match = _FILE.fullmatch(path.name)
             if match:
-                local = datetime.strptime(match.group(1), _STAMP).replace(tzinfo=campaign.timezone)
+                local = datetime.strptime(match.group(1), _STAMP).replace(tzinfo=tz)
                 written.append(local)
     earlier = [moment for moment in (*queued, *written) if moment < now]
     return max(earlier, default=None)
 
 
-def arrivals_since(engine: Engine, since: datetime | None, now: datetime, limit: int = MAX_ARRIVALS) -> Arrivals:
-    """Campaign mail the bot took in after `since` (from the start when there was no digest) and up to
-    `now`, not auto-replies, bounces or duplicates: the first `limit` of them, and how many in all."""
+def arrivals_since(engine: Engine, since: datetime | None, now: datetime, limit: int = MAX_ARRIVALS,
+                   campaign: str | None = None) -> Arrivals:
+    """Mail the bot took in after `since` (from the start when there was no digest) and up to `now`, not
+    auto-replies, bounces or duplicates, filed under the campaign with the slug `campaign` (None: under any
+    campaign or none): the first `limit` of them, and how many in all."""
     m, i = t.MessageRow, t.ItemRow
     taken = [m.state != t.UNRELATED, m.state != t.DUPLICATE, or_(m.automatic.is_(None), m.automatic == ""),
              m.created_at.is_not(None), m.created_at <= now]
     if since is not None:
         taken.append(m.created_at > since)
+    if campaign is not None:
+        taken.append(m.campaign == campaign)
     with session(engine) as s:
         connection = s.connection()
         total = connection.execute(select(func.count()).select_from(m).where(*taken)).scalar_one()
@@ -121,6 +185,29 @@ def arrivals_since(engine: Engine, since: datetime | None, now: datetime, limit:
     return Arrivals(list(shown.values()), total)
 
 
+@dataclass(frozen=True)
+class UnsortedRow:
+    row_id: int
+    received_at: datetime | None
+    unit: str | None
+    sender: str
+    subject: str
+    reason: str | None
+
+
+def unsorted_mail(engine: Engine) -> list[UnsortedRow]:
+    """The mail kept under no campaign that needs staff to file it: stored, not an auto-reply or a bounce
+    (the same rows as `status`'s unsorted messages, less those that need no decision), oldest first."""
+    m = t.MessageRow
+    with session(engine) as s:
+        rows = s.connection().execute(
+            plain(m, "id", "received_at", "unit", "from_addr", "subject", "campaign_reason")
+            .where(m.campaign.is_(None), m.state == t.STORED, or_(m.automatic.is_(None), m.automatic == ""))
+            .order_by(m.id)).all()
+    return [UnsortedRow(r.id, r.received_at, r.unit, r.from_addr or "", r.subject or "", r.campaign_reason)
+            for r in rows]
+
+
 def write_digest(digest: Digest, html_path: Path) -> tuple[Path, Path]:
     """The HTML at `html_path`, the workbook beside it (same name, .xlsx)."""
     xlsx_path = html_path.with_suffix(".xlsx")
@@ -129,8 +216,8 @@ def write_digest(digest: Digest, html_path: Path) -> tuple[Path, Path]:
     return html_path, xlsx_path
 
 
-def stamped_path(folder: Path, now: datetime, campaign: CampaignConfig) -> Path:
-    stem = now.astimezone(campaign.timezone).strftime(_STAMP)
+def stamped_path(folder: Path, now: datetime, tz: tzinfo) -> Path:
+    stem = now.astimezone(tz).strftime(_STAMP)
     path = folder / f"{stem}.html"
     n = 2
     while path.exists():
@@ -159,7 +246,7 @@ def queue_due_digest(digests: Digests, schedule: ScheduleConfig, now: datetime) 
     so a run killed in between loses that day's digest rather than sending it twice; a digest that raised
     is marked failed for staff and not retried in a loop; missed days are recorded as skipped."""
     run = DigestRun()
-    moments = digest_moments(schedule, digests.campaign)
+    moments = office_digest_moments(schedule, digests.campaigns, digests.zone)
     if not moments:
         return run
     stamp = now.astimezone(UTC)

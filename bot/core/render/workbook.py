@@ -1,7 +1,8 @@
 """报送情况统计表: one row per unit, as an XLSX workbook styled to print as is.
 
 `unit_rows` is pure (the status report in, cell values out); `build_workbook` styles them; the digest
-attaches the same workbook. Headings and words come from the message catalogue, section [export].
+attaches the same workbook (`build_sheets`: with several campaigns, a sheet each). Headings and words come
+from the message catalogue, section [export].
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ _COMPLETE_FILL = PatternFill("solid", fgColor="E2EFDA")
 _TOTAL_FILL = PatternFill("solid", fgColor="F2F2F2")
 _WRAP_COLUMNS = ("problems", "emails")  # long text: wrapped at a bounded width
 _MAX_WIDTH = 40
+_SHEET_FORBIDDEN = set("[]:*?/\\")  # characters Excel refuses in a sheet's name
+_SHEET_MAX = 31  # Excel's longest sheet name
 
 
 def columns() -> list[str]:
@@ -115,9 +118,30 @@ def display_width(value: Any) -> int:
 
 
 def build_workbook(report: dict[str, Any], tx: Texts, made_at: datetime, tz: tzinfo) -> Workbook:
+    return build_sheets([(SHEET, report, tz)], tx, made_at)
+
+
+def sheet_title(n: int, name: str) -> str:
+    """A campaign's sheet when the workbook has one per campaign: "1.国际志愿者日…", as Excel allows."""
+    cleaned = "".join(" " if ch in _SHEET_FORBIDDEN else ch for ch in name).strip()
+    return f"{n}.{cleaned}"[:_SHEET_MAX]
+
+
+def build_sheets(sheets: Sequence[tuple[str, dict[str, Any], tzinfo]], tx: Texts, made_at: datetime) -> Workbook:
+    """One sheet per (title, unit report, time zone), each as `build_workbook` makes its only one (the digest
+    of several campaigns has a sheet per campaign)."""
     wb = Workbook()
-    ws = wb.active
-    ws.title = SHEET
+    for n, (title, report, tz) in enumerate(sheets):
+        ws = wb.active if n == 0 else wb.create_sheet()
+        ws.title = title
+        _fill(ws, report, tx, made_at, tz)
+    created = made_at.astimezone(UTC).replace(tzinfo=None)
+    wb.properties.created = wb.properties.modified = created
+    wb.properties.title = wb.worksheets[0]["A1"].value
+    return wb
+
+
+def _fill(ws: Any, report: dict[str, Any], tx: Texts, made_at: datetime, tz: tzinfo) -> None:
     keys = columns()
     last_col = get_column_letter(len(keys))
     ws.append([title_text(report, tx, made_at, tz)])
@@ -142,10 +166,6 @@ def build_workbook(report: dict[str, Any], tx: Texts, made_at: datetime, tz: tzi
     ws.print_options.horizontalCentered = True
     ws.page_margins.left = ws.page_margins.right = 0.4
     ws.oddFooter.center.text = tx.text("export", "footer")
-    created = made_at.astimezone(UTC).replace(tzinfo=None)
-    wb.properties.created = wb.properties.modified = created
-    wb.properties.title = ws["A1"].value
-    return wb
 
 
 def _style(ws: Any, keys: list[str], report: dict[str, Any]) -> None:
