@@ -198,7 +198,7 @@ def reports(config: Path, workdir: Path) -> list[Report]:
 
     app = build(load_config(config))
     now = datetime.fromisoformat(NOW)
-    campaign = app.config.campaign
+    campaign = app.config.campaigns[0]
     out = workdir / "reports"
     out.mkdir(exist_ok=True)
     work: list[tuple[str, list[str], Callable[[], object]]] = [
