@@ -27,23 +27,27 @@ def test_demo_runs_the_pipeline_over_the_shipped_samples_without_a_server(tmp_pa
     assert proc.returncode == 0, proc.stderr
     out = tmp_path / "demo"
     replies = sorted(p.name for p in (out / "outbox").glob("*.eml") if ".digest." not in p.name)
-    # 01, 02, 03, 04, 07, 08, 09 are answered; the everyday mail, the auto-reply and the bounce are not.
-    assert [name.split("@")[0].split(".")[2:4] for name in replies] == [
-        ["1", "receipt"],
-        ["2", "receipt"],
-        ["3", "problems"],
-        ["4", "receipt"],
-        ["7", "ask_unit"],
-        ["8", "receipt"],
-        ["9", "receipt"],
+    # 01, 02, 03, 04, 07, 08, 09, 11, 12, 13 are answered; the everyday mail, the auto-reply and the bounce are
+    # not. <intake.<campaign>.<ledger id>.<kind>@…>: 13 named neither notice and is asked which one it answers.
+    assert sorted((name.split("@")[0].split(".")[1:4] for name in replies), key=lambda p: int(p[1])) == [
+        ["idv-2020", "1", "receipt"],
+        ["idv-2020", "2", "receipt"],
+        ["idv-2020", "3", "problems"],
+        ["idv-2020", "4", "receipt"],
+        ["idv-2020", "7", "ask_unit"],
+        ["idv-2020", "8", "receipt"],
+        ["idv-2020", "9", "receipt"],
+        ["case-2020", "11", "receipt"],
+        ["case-2020", "12", "problems"],
+        ["unsorted", "13", "ask_campaign"],
     ]
     assert "演示完成" in proc.stdout and "东城区文明办" in proc.stdout
     # The staff's view: what needs a decision, and the next morning's digest with its workbook.
-    assert "待处理事项（共 2 项）" in proc.stdout and "M7" in proc.stdout
+    assert "待处理事项（共 3 项）" in proc.stdout and "M7" in proc.stdout and "M13" in proc.stdout
     assert [p.suffix for p in sorted((out / "digests").iterdir())] == [".html", ".xlsx"]
     assert len(list((out / "outbox").glob("*.digest.*.eml"))) == 1
     raw_archived = list((out / "raw").rglob("*.eml"))
-    assert len(raw_archived) == 9  # every campaign message (the bounce of our mail too), the everyday one not
+    assert len(raw_archived) == 12  # every campaign message (the bounce of our mail too), the everyday one not
     hostile = list((out / "idv-2020").rglob("x.jpg"))
     assert len(hostile) == 1 and out in hostile[0].parents
     # Running it again starts afresh with the same result.
@@ -73,6 +77,9 @@ def test_inspect_json_gives_one_object_per_file_in_order_and_never_a_traceback(t
         True,
         True,
         False,
+        True,
+        True,
+        True,
     ]
     fox = by_name["01-foxmail-complete.eml"]
     assert fox["unit"] == "东城区文明办"

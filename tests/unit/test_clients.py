@@ -246,7 +246,7 @@ def test_samples_are_crlf_mail_under_ten_megabytes() -> None:
     emls = sorted(SAMPLES.glob("*.eml"))
     total = sum(p.stat().st_size for p in SAMPLES.iterdir() if p.is_file())
 
-    assert len(emls) == 10
+    assert len(emls) == 13
     assert total < 10_000_000
     for path in emls:
         raw = path.read_bytes()
