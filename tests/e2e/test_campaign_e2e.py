@@ -224,7 +224,9 @@ def test_a_whole_campaign_reminds_exactly_the_units_that_lack_something_once_per
     # Every mail of the bot carries its loop marker and a Message-ID of its own.
     ids = [str(parse(m)["Message-ID"]) for m in smtp_sink.messages]
     assert len(ids) == len(set(ids))
-    assert {str(parse(m)["X-Report-Intake"]) for m in smtp_sink.messages} == {"nd-2020"}
+    # A unit's mail is marked with its campaign, the office's digest (over every campaign) as the digest.
+    assert {(str(parse(m)["Subject"]).startswith("【报送日报】"), str(parse(m)["X-Report-Intake"]))
+            for m in smtp_sink.messages} == {(False, "nd-2020"), (True, "digest")}
 
     # The ledgers say the same; the unit with no address was logged once per slot, not once a minute.
     with session(app.engine) as s:
