@@ -22,7 +22,7 @@ from bot.core.mail.triage import automatic_reason
 from bot.core.model import Mail, UnitState
 from bot.core.pipeline import NO_REPLY, analyse, judge
 from tests.fixtures.bounces import UNIT_ADDRESS, UNIT_NAME
-from tests.unit.test_bounce_formats import CAMPAIGN, CTX, OURS, TZ
+from tests.unit.test_bounce_formats import CTX, OURS, TZ
 
 CORPORA = Path(__file__).resolve().parents[2].parent / "shared" / "corpora"
 
