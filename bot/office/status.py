@@ -134,10 +134,14 @@ def unit_report(engine: Engine, roster: Roster, campaign: CampaignConfig) -> dic
 
 
 def status_all(engine: Engine, roster: Roster, campaigns: tuple[CampaignConfig, ...]) -> dict[str, Any]:
-    """`status --json` without --campaign: one campaign's report as it is; with several, each campaign's report
-    and the messages no campaign was chosen for yet."""
+    """`status --json` without --campaign: one campaign's report (with any message no campaign could be chosen
+    for); with several, each campaign's report and the messages no campaign was chosen for yet."""
     if len(campaigns) == 1:
-        return status_report(engine, roster, campaigns[0])
+        # Mail set aside before it could be read (it killed the process) has no campaign: with one, it is its.
+        report = status_report(engine, roster, campaigns[0])
+        report["messages"] = sorted([*report["messages"], *unsorted_messages(engine, campaigns[0])],
+                                    key=lambda m: m["id"])
+        return report
     return {"campaigns": [status_report(engine, roster, c) for c in campaigns],
             "unsorted": unsorted_messages(engine, campaigns[0] if campaigns else None)}
 
