@@ -103,7 +103,7 @@ def _close(slug: str, at: datetime | None, by: str | None, reopen: bool) -> None
             s.commit()
     except LookupError as exc:
         known = ", ".join(c.slug for c in application.campaigns) or "-"
-        console.print(said(application, "unknown", slug=slug, known=known), style="red")
+        console.print(application.templates.text("staff", "unknown_campaign", slug=slug, known=known), style="red")
         raise typer.Exit(1) from exc
     console.print(said(application, "reopened" if reopen else "closed", slug=slug,
                        at=(at or now).astimezone(application.zone).strftime("%Y-%m-%d %H:%M")))
