@@ -1,8 +1,10 @@
-"""Crash safety: `intake poll --once` killed with SIGKILL at random moments, again and again.
+"""Crash safety: `intake poll --once` killed with SIGKILL at random moments, again and again, over a mailbox
+that collects for two campaigns at once.
 
-At the end every message is stored exactly once, no partial file is left, every message that
-deserves a reply got one, and duplicate replies are counted (the only window that can double a
-reply is between the SMTP server's acceptance and the outbox record).
+At the end every message is stored exactly once, under the campaign it was routed to (or kept unsorted and
+its unit asked), no partial file is left, every message that deserves a reply got one, and duplicate replies
+are counted (the only window that can double a reply is between the SMTP server's acceptance and the outbox
+record).
 """
 
 from __future__ import annotations
@@ -27,6 +29,35 @@ UNITS = [("dc-wmb@example.cn", "东城区文明办"), ("xc-wmb@example.cn", "西
          ("nh-xcb@example.cn", "南湖县委宣传部"), ("zyfw@example.cn", "市志愿服务指导中心")]
 KILLS = 20
 COUNT = 50
+# A second campaign beside the harness's idv-2020, open at the same time, asking 西城区文明办 and
+# 市志愿服务指导中心: 西城's mail naming it goes there, its mail naming neither is kept and the unit asked.
+CASE = """
+[[campaigns]]
+name = "志愿服务典型案例征集"
+slug = "case-2020"
+opens = 2020-12-03T00:00:00+08:00
+deadline = 2021-01-08T18:00:00+08:00
+required = ["case_study"]
+units = ["西城区文明办", "市志愿服务指导中心"]
+keywords = ["典型案例"]
+"""
+
+
+def subject(i: int) -> str:
+    unit = UNITS[i % len(UNITS)][1]
+    return f"{unit}报送材料（第{i}批）" + ("·典型案例" if i % 8 == 1 else "")
+
+
+def routed(i: int) -> tuple[str | None, str]:
+    """Where message i is filed, and why: 西城 (asked by both) by its words or asked; 市志愿服务指导中心 by the
+    first campaign's keyword 志愿 in its name; the others are asked only by the first campaign."""
+    if i % 8 == 1:
+        return "case-2020", "keyword:subject"
+    if i % 8 == 5:
+        return None, "ask:several-open"
+    if i % 4 == 3:
+        return "idv-2020", "keyword:subject"
+    return "idv-2020", "only-open"
 
 
 def mailbox(count: int) -> list[bytes]:
@@ -42,7 +73,7 @@ def mailbox(count: int) -> list[bytes]:
         if i % 7 == 0:
             files.append((f"小图{i}.jpg", make_jpeg(200_000, width=640, height=480, seed=300 + i)))
         mails.append(writers[i % len(writers)](
-            from_addr=address, from_name=unit, to=TO, subject=f"{unit}报送材料（第{i}批）", body="请查收。",
+            from_addr=address, from_name=unit, to=TO, subject=subject(i), body="请查收。",
             attachments=files, date=when(12, 5 + i % 20)))
     mails.append(clients.plain_mail(from_addr="friend@qq.example", from_name="朋友", to=TO, subject="周末聚餐",
                                     body="有空吗", date=when(12, 9)))
@@ -60,6 +91,8 @@ def test_killed_at_random_moments_every_message_is_stored_once_and_answered(
         # message can be hit several times by chance: allow more interrupted tries than there are kills (a
         # message that kills the process itself is set aside after limits.max_attempts: test_crash_order_e2e).
         handle.write("\n[limits]\nmax_attempts = 100\n")
+    config.write_text(config.read_text(encoding="utf-8").replace("[campaign]\n", "[[campaigns]]\n") + CASE,
+                      encoding="utf-8")
     setup = Setup(tmp_path, config, tmp_path / "data", dovecot, smtp_sink)
     pool = mailbox(COUNT + 150)  # runs that finish before their kill get more work: the kills keep landing
     unrelated, campaign = pool[-1], pool[:-1]
@@ -95,22 +128,25 @@ def test_killed_at_random_moments_every_message_is_stored_once_and_answered(
     setup.intake("--now", later, "poll", "--once")  # and a quiet run after that changes nothing
 
     status = setup.status()
-    messages = status["messages"]
+    messages = [m for report in status["campaigns"] for m in report["messages"]] + status["unsorted"]
     assert len(messages) == appended
     assert [m["status"] for m in messages].count("duplicate") == 0
-    assert sorted(m["subject"] for m in messages) == sorted(f"{u}报送材料（第{i}批）" for i, (_a, u) in
-                                                            ((i, UNITS[i % 4]) for i in range(appended)))
-    assert status["campaign"]["unrelated_seen"] == 1
+    assert sorted((m["subject"], m["campaign"], m["campaign_reason"]) for m in messages) == sorted(
+        (subject(i), *routed(i)) for i in range(appended))
+    assert [r["campaign"]["unrelated_seen"] for r in status["campaigns"]] == [1, 1]
     # Every file once: rows and disk agree, nothing partial is left.
     paths = [f["path"] for m in messages for f in m["files"] if f["path"]]
     assert len(paths) == len(set(paths))
-    on_disk = sorted(str(p.relative_to(setup.data)) for p in (setup.data / "idv-2020").rglob("*") if p.is_file())
+    on_disk = sorted(str(p.relative_to(setup.data)) for top in ("idv-2020", "case-2020", "未归类")
+                     for p in (setup.data / top).rglob("*") if p.is_file())
     assert on_disk == sorted(paths)
     assert not list(setup.data.rglob(".tmp-*"))
     expected_files = sum(1 + (i % 3 == 0) + (i % 5 == 0) + (i % 7 == 0) for i in range(appended))
     assert sum(len(m["files"]) for m in messages) == expected_files
     # Every message deserving a reply got one; duplicates (accepted by SMTP, not yet recorded) are counted.
     assert all(m["replied"] for m in messages)
+    assert sorted(m["reply"] for m in status["unsorted"]) == ["ask_campaign"] * sum(
+        routed(i)[0] is None for i in range(appended))
     answered = collections.Counter(parse_in_reply_to(m.data) for m in smtp_sink.messages)
     assert len(answered) == appended
     duplicates = sum(n - 1 for n in answered.values())
