@@ -20,7 +20,7 @@ from bot.adapters.config_file import Config
 from bot.adapters.templates import Templates
 from bot.core.render.outgoing import Identity
 from bot.core.roster import Roster, RosterError
-from bot.core.settings import CampaignConfig
+from bot.core.settings import CampaignConfig, office_zone
 from bot.office import campaigns_in_force as campaigns_store
 from bot.office.roster_in_force import fingerprint, has_roster, roster_in_force, sync_config_roster
 from storage.db import make_engine
@@ -80,7 +80,7 @@ class App:
     @property
     def zone(self) -> ZoneInfo:
         """The office's time zone (its first campaign's): the worker's clock and the digest's day."""
-        return self.campaigns[0].timezone if self.campaigns else ZoneInfo("Asia/Shanghai")
+        return office_zone(self.campaigns)
 
     def campaign(self, slug: str) -> CampaignConfig:
         """The campaign with this slug; SystemExit naming the known ones when there is none."""

@@ -16,6 +16,7 @@ from bot.core.settings import (
     DEFAULT_BRIEF_WORDS,
     DEFAULT_CASE_WORDS,
     DEFAULT_COMPRESSED_NAMES,
+    DEFAULT_TIMEZONE,
     CampaignConfig,
     ClassifyRules,
     Limits,
@@ -347,7 +348,7 @@ class _Reader:
         if table is not None:
             return _Reader({**self.raw, section: table}, self.base_dir, self.environ).campaign(section, limits,
                                                                                               classify)
-        tz_name = self.get(section, "timezone", str, "Asia/Shanghai")
+        tz_name = self.get(section, "timezone", str, DEFAULT_TIMEZONE)
         try:
             tz = ZoneInfo(tz_name)
         except (ZoneInfoNotFoundError, ValueError) as exc:

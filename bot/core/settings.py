@@ -76,6 +76,14 @@ class CampaignConfig:
         return f"{self.name}（{self.notice}）" if self.notice else self.name
 
 
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+
+
+def office_zone(campaigns: tuple[CampaignConfig, ...]) -> ZoneInfo:
+    """The office's time zone (its first campaign's): the worker's clock, the digest's day, staff tables."""
+    return campaigns[0].timezone if campaigns else ZoneInfo(DEFAULT_TIMEZONE)
+
+
 @dataclass(frozen=True)
 class ReplyLimits:
     """No mail loops, no backscatter: at most this many replies to one address in the window."""

@@ -38,7 +38,7 @@ from bot.core.render.outgoing import Identity, outgoing_message_id
 from bot.core.render.texts import Texts
 from bot.core.review import MESSAGE, UNSORTED, ReviewEntry
 from bot.core.roster import Roster
-from bot.core.settings import CampaignConfig, ScheduleConfig
+from bot.core.settings import CampaignConfig, ScheduleConfig, office_zone
 from bot.core.timetable import due, office_digest_moments
 from bot.office.outbox import queue_outgoing
 from bot.office.review import review_list
@@ -53,7 +53,6 @@ _STAMP = "%Y-%m-%d-%H%M%S"
 log = logging.getLogger(__name__)
 _FILE = re.compile(r"(\d{4}-\d{2}-\d{2}-\d{6})(?:-\d+)?\.html")
 REPORTED_AFTER_CLOSE = timedelta(days=1)  # a campaign stays in the digest this long after it closed
-DEFAULT_ZONE = ZoneInfo("Asia/Shanghai")  # the office's zone when no campaign is in force (App.zone's default)
 
 
 @dataclass(frozen=True)
@@ -73,7 +72,7 @@ class Digests:
 
     @property
     def zone(self) -> ZoneInfo:
-        return self.campaigns[0].timezone if self.campaigns else DEFAULT_ZONE
+        return office_zone(self.campaigns)
 
     def build(self, now: datetime) -> Digest:
         since = previous_digest_time(self.engine, self.folder, self.zone, now)
