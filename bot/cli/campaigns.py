@@ -34,7 +34,7 @@ def phase(campaign: CampaignConfig, now: datetime) -> str:
     """not_open | open | late (after the deadline, still taking mail) | closed."""
     if now < campaign.opens:
         return "not_open"
-    if now > campaign.closes:
+    if now > campaign.closes or (campaign.closed_at is not None and now >= campaign.closed_at):
         return "closed"
     return "open" if now <= campaign.deadline else "late"
 

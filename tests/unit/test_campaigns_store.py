@@ -88,3 +88,36 @@ def test_campaigns_live_in_the_database_and_staff_changes_survive_a_config_edit(
     assert [c.slug for c in edited.campaigns] == ["idv-2020", "case-2020", "lf-2021"]  # never deleted
     with pytest.raises(SystemExit, match="no campaign 'x'"):
         edited.campaign("x")
+
+
+def test_staff_manage_campaigns_with_the_command(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    folder(tmp_path, TWO)
+    (tmp_path / "学雷锋.toml").write_text('name = "学雷锋志愿服务月"\nslug = "lf-2021"\nopens = 2021-03-01\n'
+                                       'deadline = 2021-03-31T18:00:00+08:00\n', encoding="utf-8")
+    (tmp_path / "wrong.toml").write_text('[campaign]\nname = "x"\nslug = "x y"\n', encoding="utf-8")
+    intake = Path(sys.executable).with_name("intake")
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(intake), "--config", "config.toml", "--now", "2020-12-20T10:00:00+08:00", *args],
+                              cwd=tmp_path, capture_output=True, text=True, timeout=120)
+
+    assert "已添加通知 lf-2021：学雷锋志愿服务月。" in run("campaigns", "add", "学雷锋.toml", "--by", "王老师").stdout
+    refused = run("campaigns", "add", "wrong.toml")
+    assert refused.returncode == 2 and "campaign.slug must be ASCII letters" in refused.stdout
+    assert run("campaigns", "close", "case-2020").returncode == 0
+    listed = json.loads(run("campaigns", "list", "--json").stdout)
+    assert [(c["slug"], c["phase"], c["closed_by_staff"], c["closes"]) for c in listed] == [
+        ("idv-2020", "open", False, "2021-01-30T18:00:00+08:00"),
+        ("case-2020", "closed", True, "2020-12-20T10:00:00+08:00"),
+        ("lf-2021", "not_open", False, "2021-04-30T18:00:00+08:00")]
+    assert run("campaigns", "reopen", "case-2020").returncode == 0
+    assert [c["phase"] for c in json.loads(run("campaigns", "list", "--json").stdout)] == ["open", "open", "not_open"]
+    unknown = run("campaigns", "close", "nope")
+    assert unknown.returncode == 1 and "没有代号为“nope”的通知" in unknown.stdout
+    actions = json.loads(run("status", "--json", "--campaign", "idv-2020").stdout)["actions"]
+    assert [(a["actor"], a["command"], a["detail"]["campaign"]) for a in actions][:1] == [
+        ("王老师", "campaign-add", "lf-2021")]
