@@ -308,7 +308,11 @@ def process_group_members(pgid: int) -> dict[int, str]:
     Zombies do not count: PID 1 reaps the master's orphans in its own time (here up to ~2 s).
     """
     members = {}
-    for stat_path in Path("/proc").glob("[0-9]*/stat"):
+    # Not Path.glob: it checks each match with stat(), which raises for a process that ended in between.
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        stat_path = Path("/proc", entry, "stat")
         try:
             stat = stat_path.read_text()
         except OSError:  # the process ended while we looked
