@@ -105,20 +105,28 @@ def test_killed_at_random_moments_every_message_is_stored_once_and_answered(
             append(dovecot, campaign[index], when(12, 5 + index % 20))
         appended = min(appended + n, len(campaign))
 
+    # The kills must land inside runs, whatever this machine's speed: time a run with nothing to do (start-up,
+    # one idle poll) and kill each run between the end of its start-up and a little after.
+    started = time.monotonic()
+    setup.intake("poll", "--once")
+    idle = time.monotonic() - started
     add(COUNT)
-    kills = 0
+    kills, finished = 0, []
     while kills < KILLS:
-        proc = subprocess.Popen([str(INTAKE), "--config", str(setup.config), "poll", "--once"], cwd=tmp_path,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.9, 1.5))  # start-up takes about 1 s: kills land in start-up and in work
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-            kills += 1
-        elif appended < len(campaign):
-            add(25)  # the run finished before the kill: give it more work, so kills keep landing mid-run
-        else:
-            break
-        proc.wait()
+        errors = tmp_path / f"run-{kills}-{len(finished)}.err"
+        with errors.open("wb") as stderr:
+            proc = subprocess.Popen([str(INTAKE), "--config", str(setup.config), "poll", "--once"], cwd=tmp_path,
+                                    stdout=subprocess.DEVNULL, stderr=stderr)
+            time.sleep(rng.uniform(0.7 * idle, idle + 0.4))
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+                kills += 1
+            proc.wait()
+        if proc.returncode != -signal.SIGKILL:  # the run ended on its own: it must have ended well
+            assert proc.returncode == 0, errors.read_text(encoding="utf-8", errors="replace")
+            finished.append(appended)
+            assert appended < len(campaign), f"{kills} kills in {len(finished)} whole runs"
+            add(25)  # give it more work, so the kills keep landing mid-run
     assert kills == KILLS
 
     # Let it finish once the outbox lease is over: a run killed between claiming a reply and recording it
@@ -151,8 +159,8 @@ def test_killed_at_random_moments_every_message_is_stored_once_and_answered(
     assert len(answered) == appended
     duplicates = sum(n - 1 for n in answered.values())
     assert duplicates <= kills
-    print(json.dumps({"messages": appended, "kills": kills, "replies": len(smtp_sink.messages),
-                      "duplicate_replies": duplicates}))
+    print(json.dumps({"messages": appended, "kills": kills, "whole_runs": len(finished), "idle_run_s": round(idle, 2),
+                      "replies": len(smtp_sink.messages), "duplicate_replies": duplicates}))
 
 
 def parse_in_reply_to(data: bytes) -> str:
