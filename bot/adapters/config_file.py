@@ -70,6 +70,20 @@ class StorageConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    """The staff console (`intake web`): where staff reach it, how long a login lasts."""
+
+    base_url: str | None = None  # e.g. https://intake.example.gov.cn; the digest links to the console when set
+    session_hours: int = 12
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+    @property
+    def secure_cookies(self) -> bool:
+        return (self.base_url or "").lower().startswith("https://")
+
+
+@dataclass(frozen=True)
 class Config:
     imap: ImapConfig | None
     smtp: SmtpConfig | None
@@ -86,6 +100,7 @@ class Config:
     limits: Limits = field(default_factory=lambda: Limits())
     classify: ClassifyRules = field(default_factory=lambda: ClassifyRules())
     campaign_tables: tuple[dict[str, Any], ...] = ()  # the campaigns' TOML tables, imported into the database
+    web: WebConfig = field(default_factory=lambda: WebConfig())
 
     def campaign_from(self, table: dict[str, Any], label: str = "campaign") -> CampaignConfig:
         """A campaign from its TOML table, with this config's limits and classification words."""
@@ -157,6 +172,7 @@ def parse_config(raw: dict[str, Any], base_dir: Path, environ: Any) -> Config:
         limits=limits,
         classify=classify,
         campaign_tables=tuple(table for _label, table in tables),
+        web=r.web(),
     )
 
 
@@ -187,6 +203,13 @@ class _Reader:
         if kind is list and not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{section}.{key} must be a list of strings")
         return value
+
+    def web(self) -> WebConfig:
+        base_url = self.get("web", "base_url", str, "").strip().rstrip("/") or None
+        if base_url is not None and not base_url.lower().startswith(("http://", "https://")):
+            raise ConfigError(f"web.base_url must start with http:// or https://, not {base_url!r}")
+        return WebConfig(base_url, self.positive_int("web", "session_hours", 12),
+                         self.get("web", "host", str, "127.0.0.1"), self.positive_int("web", "port", 8080))
 
     def positive_int(self, section: str, key: str, default: Any = ...) -> int:
         value = self.get(section, key, int, default)
