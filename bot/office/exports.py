@@ -4,8 +4,10 @@ stored file in one ZIP, by unit and category, with a manifest Excel opens.
 ZIP layout: `<unit>/<category label>/<stored name>`; mail no unit was found for goes under the catalogue's
 `export.unassigned_folder`. `manifest.csv` (UTF-8 with BOM) has one line per file, and one line per
 required unit that still lacks something (no folder is made for a unit that sent nothing: its
-manifest line says what is missing). Files are streamed into the archive one by one, never all in
-memory; a file missing on disk is listed with a note instead of stopping the export.
+manifest line says what is missing). A cell whose text a spreadsheet would take for a formula (a file name or a
+subject beginning with =, +, -, @ …) is written with a leading quote (`spreadsheet_text`). Files are streamed
+into the archive one by one, never all in memory; a file missing on disk is listed with a note instead of
+stopping the export.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from bot.core.model import CATEGORIES
+from bot.core.render.formats import spreadsheet_text
 from bot.core.render.texts import Texts
 from bot.core.render.workbook import build_workbook, local_text, state_text, workbook_bytes
 from storage.files import FileStore, safe_name, write_atomic
@@ -92,8 +95,10 @@ def manifest_rows(report: dict[str, Any], files: list[Entry], missing_on_disk: s
 
 
 def manifest_bytes(rows: Iterator[list[str]]) -> bytes:
+    """The manifest's lines as CSV; every cell goes through `spreadsheet_text` (file names, subjects, senders and
+    unit names are the sender's or a person's text; sizes, hashes and times never begin with a formula's sign)."""
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
+    csv.writer(buffer, lineterminator="\r\n").writerows([spreadsheet_text(cell) for cell in row] for row in rows)
     return buffer.getvalue().encode("utf-8-sig")
 
 

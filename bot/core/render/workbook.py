@@ -2,7 +2,8 @@
 
 `unit_rows` is pure (the status report in, cell values out); `build_workbook` styles them; the digest
 attaches the same workbook (`build_sheets`: with several campaigns, a sheet each). Headings and words come
-from the message catalogue, section [export].
+from the message catalogue, section [export]. Every text cell is written as text, never as a formula (`_as_text`):
+a unit's name or a group beginning with = stays what it says.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.properties import PageSetupProperties
 
 from bot.core.model import CATEGORIES
+from bot.core.render.formats import spreadsheet_text
 from bot.core.render.texts import Texts
 
 SHEET = "报送情况统计表"  # also the attachment's name (报送情况统计表.xlsx)
@@ -155,6 +157,7 @@ def _fill(ws: Any, report: dict[str, Any], tx: Texts, made_at: datetime, tz: tzi
         ws.append(row)
     ws.append(total_row(report, tx))
     _style(ws, keys, report)
+    _as_text(ws)
     # Printing: landscape A4, one page wide, the headings repeated on every page, page numbers.
     ws.freeze_panes = f"C{FIRST_DATA_ROW}"
     ws.page_setup.orientation = "landscape"
@@ -201,6 +204,18 @@ def _style(ws: Any, keys: list[str], report: dict[str, Any]) -> None:
     for col, width in enumerate(widths, start=1):
         ws.column_dimensions[get_column_letter(col)].width = min(max(width + 2, 6), _MAX_WIDTH)
     ws.row_dimensions[2].height = 22
+
+
+def _as_text(ws: Any) -> None:
+    """Every text cell a string, never a formula: openpyxl takes a text beginning with "=" for one, so its type
+    is set back to string; a text a spreadsheet could still read as a formula once edited (`spreadsheet_text`
+    would quote it) gets Excel's quote prefix, shown as it is. Numbers stay numbers."""
+    for row in ws.iter_rows():
+        for cell in row:
+            if isinstance(cell.value, str):
+                cell.data_type = "s"
+                if spreadsheet_text(cell.value) != cell.value:
+                    cell.quotePrefix = True
 
 
 def workbook_bytes(wb: Workbook) -> bytes:
