@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import io
 import warnings
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from PIL import Image, UnidentifiedImageError
 
@@ -17,6 +17,7 @@ from bot.core.model import FileFacts
 
 _MAKE, _MODEL = 0x010F, 0x0110
 _EXIF_IFD, _DATETIME_ORIGINAL = 0x8769, 0x9003
+NO_DECODER = "no-decoder"  # open_image: a HEIC file and pillow-heif is not installed
 
 def inspect_file(payload: bytes, filename: str, *, max_image_pixels: int) -> FileFacts:
     """Facts from the bytes alone; `filename` is never trusted for the type (kept for log context)."""
@@ -41,37 +42,67 @@ def inspect_file(payload: bytes, filename: str, *, max_image_pixels: int) -> Fil
 
 
 def _with_image_facts(facts: FileFacts, payload: bytes, max_pixels: int) -> FileFacts:
-    if facts.kind == "heic" and not _heif_opener_registered():
+    image = open_image(payload, facts.kind)
+    if image == NO_DECODER:
         return facts  # no decoder: an image whose size we cannot know, which is not the sender's fault
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(payload))  # reads the header only
-    except Image.DecompressionBombError:
-        return replace(facts, image_error="decompression-bomb")
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
-        return replace(facts, image_error="not-an-image")
+    if isinstance(image, str):
+        return replace(facts, image_error=image)
     with image:
         width, height = image.size
-        facts = replace(facts, width=width, height=height, **_exif_facts(image))
+        exif = camera_exif(image)
+        if exif is not None:
+            facts = replace(facts, has_exif=exif.has_exif, camera=exif.camera, taken_at=exif.taken_at)
+        facts = replace(facts, width=width, height=height)
         if width * height > max_pixels:
             return replace(facts, image_error="decompression-bomb")
         error = _decode_error(image, payload)
     return replace(facts, image_error=error) if error else facts
 
 
-def _exif_facts(image: Image.Image) -> dict[str, object]:
-    """Camera EXIF only: a bare block with Orientation or Software (what WeChat leaves) does not count."""
+@dataclass(frozen=True)
+class CameraExif:
+    """What a camera writes: Make and Model as one name, and DateTimeOriginal as written."""
+
+    camera: str | None = None
+    taken_at: str | None = None
+
+    @property
+    def has_exif(self) -> bool:
+        """Camera EXIF only: a bare block with Orientation or Software (what WeChat leaves) does not count."""
+        return bool(self.camera or self.taken_at)
+
+
+def open_image(payload: bytes, kind: str, *, formats: tuple[str, ...] | None = None) -> Image.Image | str:
+    """Pillow's image from the header alone (no pixels decoded), or why not: NO_DECODER (a HEIC file without
+    pillow-heif), "decompression-bomb" (over Pillow's own hard limit), "not-an-image". `formats` limits the
+    Pillow plugins tried (those this Pillow has). The caller closes the image and checks its own pixel limit."""
+    if kind == "heic" and not _heif_opener_registered():
+        return NO_DECODER
+    if formats is not None:
+        Image.init()  # every plugin registered, so that one this Pillow lacks is left out, not a KeyError
+        formats = tuple(name for name in formats if name in Image.OPEN)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            return Image.open(io.BytesIO(payload), formats=formats)  # reads the header only
+    except Image.DecompressionBombError:
+        return "decompression-bomb"
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
+        return "not-an-image"
+
+
+def camera_exif(image: Image.Image) -> CameraExif | None:
+    """The camera's EXIF; None when the image has no EXIF block or a damaged one."""
     try:
         exif = image.getexif()
         taken = _exif_text(exif.get_ifd(_EXIF_IFD).get(_DATETIME_ORIGINAL)) if exif else ""
     except Exception:  # a damaged EXIF block must not hide the image
-        return {}
+        return None
     if not exif:
-        return {}
+        return None
     make, model = _exif_text(exif.get(_MAKE)), _exif_text(exif.get(_MODEL))
     camera = model if make and model.lower().startswith(make.lower()) else f"{make} {model}".strip()
-    return {"has_exif": bool(camera or taken), "camera": camera or None, "taken_at": taken or None}
+    return CameraExif(camera=camera or None, taken_at=taken or None)
 
 
 def _exif_text(value: object) -> str:
