@@ -267,3 +267,22 @@ class JobRunRow(SQLModel, table=True):
     moment: datetime = Field(sa_type=UTCDateTime)  # the slot's moment (UTC)
     outbox_row_id: int | None = None
     at: datetime = Field(sa_type=UTCDateTime)  # when this row was last written (UTC)
+
+
+# Account roles (bot/office/accounts.py).
+ROLE_STAFF = "staff"  # may make changes in the web console
+ROLE_VIEWER = "viewer"  # may only read
+
+
+class AccountRow(SQLModel, table=True):
+    """A staff account of the web console: its name, role and password hash (argon2id, bot/office/accounts.py)."""
+
+    __tablename__ = "account"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, index=True)
+    role: str  # staff | viewer
+    password_hash: str  # as argon2-cffi writes it: "$argon2id$v=19$m=…"; never the password
+    disabled: bool = False  # refused at login, kept for the history
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    changed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # last disabled, enabled or new password
