@@ -11,6 +11,8 @@ import bot.cli.mail  # noqa: F401
 import bot.cli.reminders  # noqa: F401
 import bot.cli.reports  # noqa: F401
 import bot.cli.staff  # noqa: F401
+import bot.cli.users  # noqa: F401
+import bot.cli.web  # noqa: F401
 from bot.cli.app import app
 
 

@@ -1,0 +1,86 @@
+"""What staff decide in the console: the same decisions as the staff commands (bot/office/decisions.py),
+recorded under the account's name, followed by sending what they queued (a receipt, a resent reply).
+
+A click from the page's htmx gets back a fragment with the outcome; a plain form post is sent back to the
+page it came from."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from bot.bootstrap import App
+from bot.office import decisions
+from bot.office.decisions import Done, StaffError
+from bot.web.app import Console, action
+from bot.web.auth import User, local_path
+
+
+def field(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def routes(console: Console) -> list[Route]:
+    application = console.application
+
+    def outcome(request: Request, form: FormData, change: Callable[[App], Done]) -> Response:
+        """Run the decision; its confirmation (or error) in the staff's words, then send what it queued."""
+        try:
+            done = change(application)
+        except StaffError as exc:
+            return answer(request, form, console.words("staff", exc.code, **exc.params), ok=False)
+        said = console.words("staff", done.code, **done.params)
+        sent = application.send_outbox(console.clock()).sent
+        if sent:
+            said += " " + console.words("staff", "sent", count=sent)
+        return answer(request, form, said, ok=True)
+
+    def answer(request: Request, form: FormData, said: str, ok: bool) -> Response:
+        if request.headers.get("hx-request") == "true":
+            html = application.templates.render("web/_done.html", said=said, ok=ok)
+            return HTMLResponse(html, status_code=200 if ok else 422)
+        if not ok:
+            return console.render(request, "error.html", console.user(request), status_code=422, message=said)
+        return RedirectResponse(local_path(field(form, "back")), status_code=303)
+
+    async def assign(request: Request, user: User, form: FormData) -> Response:
+        unit, campaign = field(form, "unit") or None, field(form, "campaign") or None
+        if unit is None and campaign is None:
+            return answer(request, form, console.words("web", "assign_what"), ok=False)
+        return outcome(request, form, lambda a: decisions.assign(
+            a, request.path_params["id"], unit, user.name, console.clock(), learn_address=bool(field(form, "learn")),
+            notify=bool(field(form, "notify")), campaign=campaign))
+
+    async def reclassify(request: Request, user: User, form: FormData) -> Response:
+        return outcome(request, form, lambda a: decisions.reclassify(
+            a, request.path_params["id"], field(form, "category"), user.name, console.clock()))
+
+    async def exempt(request: Request, user: User, form: FormData) -> Response:
+        return outcome(request, form, lambda a: decisions.exempt(
+            a, field(form, "unit"), user.name, console.clock(), undo=bool(field(form, "undo"))))
+
+    async def resend(request: Request, user: User, form: FormData) -> Response:
+        return outcome(request, form, lambda a: decisions.resend(a, request.path_params["id"], user.name,
+                                                                 console.clock()))
+
+    async def reprocess(request: Request, user: User, form: FormData) -> Response:
+        return outcome(request, form, lambda a: decisions.reprocess(a, [request.path_params["id"]], user.name,
+                                                                    console.clock(), reply=bool(field(form, "reply"))))
+
+    async def answered(request: Request, user: User, form: FormData) -> Response:
+        return outcome(request, form, lambda a: decisions.answered(
+            a, request.path_params["id"], user.name, console.clock(), undo=bool(field(form, "undo"))))
+
+    return [
+        Route("/mail/{id:int}/assign", action(console, assign), methods=["POST"]),
+        Route("/files/{id:int}/reclassify", action(console, reclassify), methods=["POST"]),
+        Route("/units/exempt", action(console, exempt), methods=["POST"]),
+        Route("/mail/{id:int}/resend", action(console, resend), methods=["POST"]),
+        Route("/mail/{id:int}/reprocess", action(console, reprocess), methods=["POST"]),
+        Route("/mail/{id:int}/answered", action(console, answered), methods=["POST"]),
+    ]

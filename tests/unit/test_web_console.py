@@ -1,0 +1,170 @@
+"""The staff console over the demo's data, through Starlette's test client (the browser tests are in
+tests/e2e/test_console_browser.py): every route needs a session, decisions need a staff account, the
+same site and the session's token; file routes take ids; logins are rate-limited; the sender's text is
+escaped on every page."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from starlette.routing import Route
+from starlette.testclient import TestClient
+
+from bot.bootstrap import App
+from bot.cli.demo import run_demo
+from bot.office.accounts import add_account
+from bot.web.app import create_app
+
+NOW = datetime(2020, 12, 20, 2, 0, tzinfo=UTC)
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> App:
+    app, _ = run_demo(tmp_path_factory.mktemp("demo") / "out")
+    add_account(app.engine, "wang", PASSWORD, "staff", NOW, actor="test")
+    add_account(app.engine, "li", PASSWORD, "viewer", NOW, actor="test")
+    return app
+
+
+@pytest.fixture
+def client(demo: App) -> Iterator[TestClient]:
+    with TestClient(create_app(demo, clock=lambda: NOW), base_url="http://console.test") as c:
+        yield c
+
+
+def login(client: TestClient, name: str = "wang") -> str:
+    """Log in; the session's CSRF token."""
+    response = client.post("/login", data={"username": name, "password": PASSWORD, "next": "/review"},
+                           follow_redirects=False)
+    assert response.status_code == 303, response.text
+    assert response.headers["location"] == "/review"
+    page = client.get("/review")
+    found = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert found is not None
+    return found.group(1)
+
+
+def page_routes(demo: App) -> list[str]:
+    """Every GET route of the console, with ids of the demo's data filled in."""
+    app = create_app(demo, clock=lambda: NOW)
+    paths = []
+    for route in app.routes:
+        if isinstance(route, Route) and "GET" in (route.methods or ()) and route.path not in ("/login",):
+            paths.append(route.path.replace("{slug}", "idv-2020").replace("{unit}", "东城区文明办")
+                         .replace("{id:int}", "1"))
+    return paths
+
+
+def test_every_page_and_file_route_needs_a_session(demo: App, client: TestClient) -> None:
+    paths = page_routes(demo)
+    assert len(paths) >= 12
+    for path in paths:
+        browser = client.get(path, headers={"accept": "text/html"}, follow_redirects=False)
+        assert browser.status_code == 303, path
+        assert browser.headers["location"].startswith("/login?next="), path
+        script = client.get(path, follow_redirects=False)
+        assert script.status_code == 401, path
+
+
+def test_every_decision_needs_a_session(client: TestClient) -> None:
+    for path in ("/mail/1/assign", "/files/1/reclassify", "/units/exempt", "/mail/1/resend", "/mail/1/reprocess",
+                 "/mail/1/answered"):
+        assert client.post(path, data={"unit": "东城区文明办"}, follow_redirects=False).status_code == 401, path
+
+
+def test_static_files_and_the_login_page_are_open(client: TestClient) -> None:
+    assert client.get("/login").status_code == 200
+    script = client.get("/static/htmx.min.js")
+    assert script.status_code == 200
+    assert "htmx" in script.text[:200]
+
+
+def test_security_headers_on_every_response(client: TestClient) -> None:
+    response = client.get("/login")
+    csp = response.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "'unsafe-inline'" not in csp
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers["cache-control"] == "no-store"
+
+
+def test_the_session_cookie_is_httponly_and_lax(demo: App, client: TestClient) -> None:
+    response = client.post("/login", data={"username": "wang", "password": PASSWORD}, follow_redirects=False)
+    cookie = response.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Secure" not in cookie  # base_url is not https
+
+
+def test_a_wrong_password_is_refused_and_then_rate_limited(client: TestClient) -> None:
+    codes = [client.post("/login", data={"username": "zhao", "password": "wrong password"}).status_code
+             for _ in range(6)]
+    assert codes == [401] * 5 + [429]
+
+
+def test_a_cross_site_post_is_refused_even_with_the_token(client: TestClient) -> None:
+    token = login(client)
+    for headers in ({"origin": "http://evil.example"}, {"sec-fetch-site": "cross-site"}):
+        response = client.post("/units/exempt", data={"unit": "东城区文明办", "csrf": token}, headers=headers)
+        assert response.status_code == 403
+        assert "跨站" in response.text
+
+
+def test_a_post_without_the_session_token_is_refused(client: TestClient) -> None:
+    login(client)
+    assert client.post("/units/exempt", data={"unit": "东城区文明办", "csrf": "forged"}).status_code == 403
+    assert client.post("/units/exempt", data={"unit": "东城区文明办"}).status_code == 403
+
+
+def test_a_viewer_sees_pages_without_buttons_and_cannot_decide(client: TestClient) -> None:
+    token = login(client, "li")
+    review = client.get("/review")
+    assert review.status_code == 200
+    assert "/assign" not in review.text and "改类别" not in review.text
+    response = client.post("/units/exempt", data={"unit": "东城区文明办", "csrf": token})
+    assert response.status_code == 403
+    assert "只读" in response.text
+
+
+@pytest.mark.parametrize("path", ["/files/..%2F..%2Fconfig.toml", "/files/%2Fetc%2Fpasswd", "/files/-1",
+                                  "/files/999999", "/mail/999999/raw", "/files/999999/thumbnail"])
+def test_file_routes_take_ids_and_nothing_else(client: TestClient, path: str) -> None:
+    login(client)
+    assert client.get(path).status_code == 404
+
+
+def test_a_stored_file_is_downloaded_never_shown(client: TestClient) -> None:
+    login(client)
+    response = client.get("/files/1")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/octet-stream"
+    assert response.headers["content-disposition"].startswith("attachment; filename=\"")
+    assert "filename*=UTF-8''" in response.headers["content-disposition"]
+
+
+def test_the_hostile_sample_is_escaped_on_its_pages(demo: App, client: TestClient) -> None:
+    login(client)
+    for path in ("/mail/9", "/review", "/campaigns/idv-2020/units/" + "南湖县委宣传部"):
+        text = client.get(path).text
+        assert "<script>" not in text.replace('<script src="/static/htmx.min.js" defer></script>', ""), path
+
+
+def test_login_goes_back_only_to_this_site(client: TestClient) -> None:
+    for target in ("https://evil.example/", "//evil.example/x", "/\\evil.example"):
+        response = client.post("/login", data={"username": "wang", "password": PASSWORD, "next": target},
+                               follow_redirects=False)
+        assert response.headers["location"] == "/"
+
+
+def test_a_staff_decision_is_recorded_under_the_account(demo: App, client: TestClient, tmp_path: Path) -> None:
+    token = login(client)
+    response = client.post("/units/exempt", data={"unit": "滨江街道新时代文明实践站", "csrf": token,
+                                                  "back": "/roster"}, follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/roster"
+    page = client.get("/campaigns/idv-2020/units/" + "滨江街道新时代文明实践站")
+    assert "wang：设为免报" in page.text
+    client.post("/units/exempt", data={"unit": "滨江街道新时代文明实践站", "csrf": token, "undo": "1"})
