@@ -25,6 +25,10 @@ from bot.core.settings import (
     Slot,
 )
 
+# Folders of the data folder that are not a campaign's (raw mail, digests, the demo's outbox, the console's
+# previews): a campaign's files live under its slug, and the start-up sweep cleans that folder.
+RESERVED_SLUGS = frozenset({"raw", "digests", "outbox", "web"})
+
 
 class ConfigError(ValueError):
     """A configuration value is missing or wrong; the message names the key."""
@@ -379,6 +383,9 @@ class _Reader:
         slug = self.get(section, "slug", str)
         if not slug or not all(c.isascii() and (c.isalnum() or c in "-_") for c in slug):
             raise ConfigError(f"{section}.slug must be ASCII letters, digits, - or _, not {slug!r}")
+        if slug.lower() in RESERVED_SLUGS:
+            raise ConfigError(f"{section}.slug {slug!r} is a folder the data folder keeps for itself "
+                              f"({', '.join(sorted(RESERVED_SLUGS))}): choose another")
         opens, deadline = self.moment(section, "opens", tz), self.moment(section, "deadline", tz)
         if deadline <= opens:
             raise ConfigError(f"{section}.deadline must be after {section}.opens")

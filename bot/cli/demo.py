@@ -6,9 +6,12 @@ replies are written as .eml files instead of being sent, and the next morning's 
 
 from __future__ import annotations
 
+import json
+import secrets
 import shutil
+import sys
 from dataclasses import replace
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Annotated
@@ -76,6 +79,30 @@ def demo_digest(app: App, outbox: Path) -> Path:
     return html
 
 
+DEMO_ACCOUNT = "demo"
+
+
+def console_config(out: Path) -> Path:
+    """A config for the staff console over the demo's data (`intake --config <out>/console.toml web`): the
+    demo's campaigns and roster, its data folder, and no [smtp] (replies staff cause wait in the outbox)."""
+    text = (samples_dir() / "demo.toml").read_text(encoding="utf-8")
+    text = text[:text.index("[smtp]")]
+    text = text.replace('data_dir = "demo-output"', 'data_dir = "."').replace(
+        'file = "units.csv"', f"file = {json.dumps(str(samples_dir() / 'units.csv'), ensure_ascii=False)}")
+    path = out / "console.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def demo_account(app: App) -> str:
+    """The demo's staff account, with a fresh password (printed once)."""
+    from bot.office.accounts import add_account
+
+    password = secrets.token_urlsafe(9)
+    add_account(app.engine, DEMO_ACCOUNT, password, "staff", datetime.now(UTC), actor="demo")
+    return password
+
+
 @cli.command()
 def demo(
     out: Annotated[Path, typer.Option(help="Folder for the demo's data (wiped first)")] = Path("demo-output"),
@@ -93,3 +120,17 @@ def demo(
         files=" ".join(str(data_dir / c.slug) for c in application.campaigns), outbox=replies,
         db=data_dir / "intake.db", digest=digest,
     ))
+    config = console_config(data_dir)
+    web = load_config(config).web
+    command = _shown(Path(sys.argv[0]).absolute()) if Path(sys.argv[0]).name == "intake" else "intake"
+    console.print(words(application.templates, "demo_console", command=command, config=_shown(config),
+                        name=DEMO_ACCOUNT,
+                        password=demo_account(application), url=f"http://{web.host}:{web.port}/"))
+
+
+def _shown(path: Path) -> Path:
+    """The path as the user would type it: relative to the working folder when inside it."""
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path

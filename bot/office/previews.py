@@ -14,7 +14,7 @@ import re
 import tempfile
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
-from bot.core.files.preview import DocumentPreview, PhotoFacts, document_preview, photo_facts, thumbnail
+from bot.core.files.preview import THUMBNAIL_SIDE, DocumentPreview, PhotoFacts, document_preview, photo_facts, thumbnail
 from storage.files import TMP_PREFIX, FileStore, sha256_hex
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -24,10 +24,12 @@ class Previews:
     """Previews of the files under one data folder. Safe to share between threads and processes: a cache
     entry appears whole (a temporary file beside it, then a rename) and making it twice is harmless."""
 
-    def __init__(self, store_root: Path, cache_dir: Path, max_image_pixels: int) -> None:
+    def __init__(self, store_root: Path, cache_dir: Path, max_image_pixels: int,
+                 max_side: int = THUMBNAIL_SIDE) -> None:
         self.store = FileStore(store_root)
         self.cache_dir = cache_dir
         self.max_image_pixels = max_image_pixels
+        self.max_side = max_side
 
     def thumbnail_path(self, sha256: str, stored_path: str) -> Path | None:
         """The cached thumbnail of the stored file whose content hashes to `sha256`, made on the first call.
@@ -47,7 +49,7 @@ class Previews:
         payload = _read(source)
         if payload is None or sha256_hex(payload) != sha256:
             return None
-        made = thumbnail(payload, max_image_pixels=self.max_image_pixels)
+        made = thumbnail(payload, max_side=self.max_side, max_image_pixels=self.max_image_pixels)
         if made is None:
             _write_atomic(no_thumbnail, b"")
             return None

@@ -92,6 +92,12 @@ class Console:
         limit = campaigns[0].max_image_pixels if campaigns else CampaignConfig.max_image_pixels
         return Previews(data, data / "web" / "thumbnails", limit)
 
+    @functools.cached_property
+    def large_previews(self) -> Previews:
+        """What a click on a thumbnail opens: the photo re-encoded at screen size (never the sender's bytes)."""
+        small = self.previews
+        return Previews(small.store.root, small.cache_dir.with_name("large"), small.max_image_pixels, 1600)
+
     @staticmethod
     def quote(text: str) -> str:
         return quote_path(text)
@@ -184,9 +190,12 @@ def create_app(application: App, clock: Callable[[], datetime] = system_clock) -
                                   message=console.words("web", "not_found"))
         return PlainTextResponse(str(exc.detail), status_code=exc.status_code)
 
-    static = Path(str(resources.files("bot.web") / "static"))
-    routes = [*login.routes(console), *pages.routes(console), *actions.routes(console), *files.routes(console),
-              Mount("/static", StaticFiles(directory=static), name="static")]
+    async def no_icon(request: Request) -> Response:
+        return Response(status_code=204)
+
+    static = StaticFiles(directory=Path(str(resources.files("bot.web") / "static")))
+    routes = [Route("/favicon.ico", no_icon), *login.routes(console), *pages.routes(console),
+              *actions.routes(console), *files.routes(console), Mount("/static", static, name="static")]
     app = Starlette(routes=routes, exception_handlers={NotLoggedIn: not_logged_in, HTTPException: http_error})
     app.add_middleware(SecurityHeaders)  # type: ignore[arg-type]
     app.state.console = console

@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from bot.office import console as queries
 from bot.office.exports import write_xlsx, write_zip
+from bot.office.previews import Previews
 from bot.office.status import status_report, unit_report
 from bot.web.app import Console, page
 from bot.web.auth import User
@@ -57,14 +58,20 @@ def routes(console: Console) -> list[Route]:
             raise HTTPException(404)
         return download(on_disk(found.path), found.name)
 
-    async def thumbnail(request: Request, user: User) -> Response:
-        found = queries.stored_file(application.engine, request.path_params["id"])
+    def preview(previews: Previews, item_id: int) -> Response:
+        found = queries.stored_file(application.engine, item_id)
         if found is None:
             raise HTTPException(404)
-        made = console.previews.thumbnail_path(found.sha256, found.path)
+        made = previews.thumbnail_path(found.sha256, found.path)
         if made is None:
             raise HTTPException(404)
         return FileResponse(made, media_type="image/jpeg", headers={"cache-control": "private, max-age=86400"})
+
+    async def thumbnail(request: Request, user: User) -> Response:
+        return preview(console.previews, request.path_params["id"])
+
+    async def large(request: Request, user: User) -> Response:
+        return preview(console.large_previews, request.path_params["id"])
 
     async def raw(request: Request, user: User) -> Response:
         found = queries.raw_mail(application.engine, request.path_params["id"])
@@ -97,6 +104,7 @@ def routes(console: Console) -> list[Route]:
     return [
         Route("/files/{id:int}", page(console, file_download)),
         Route("/files/{id:int}/thumbnail", page(console, thumbnail)),
+        Route("/files/{id:int}/view", page(console, large)),
         Route("/mail/{id:int}/raw", page(console, raw)),
         Route("/campaigns/{slug}/export.xlsx", page(console, export_xlsx)),
         Route("/campaigns/{slug}/export.zip", page(console, export_zip)),

@@ -54,7 +54,7 @@ def page_routes(demo: App) -> list[str]:
     app = create_app(demo, clock=lambda: NOW)
     paths = []
     for route in app.routes:
-        if isinstance(route, Route) and "GET" in (route.methods or ()) and route.path not in ("/login",):
+        if isinstance(route, Route) and "GET" in (route.methods or ()) and route.path not in ("/login", "/favicon.ico"):
             paths.append(route.path.replace("{slug}", "idv-2020").replace("{unit}", "东城区文明办")
                          .replace("{id:int}", "1"))
     return paths
