@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from bot.cli.app import app, console, open_app
+from bot.cli.app import app, console, open_app, state
 
 
 @app.command("web")
@@ -25,5 +25,5 @@ def web_cmd(
     web = application.config.web
     host, port = host or web.host, port or web.port
     console.print(application.templates.text("web", "serving", url=web.base_url or f"http://{host}:{port}/"))
-    uvicorn.run(create_app(application), host=host, port=port, log_level="warning", server_header=False,
+    uvicorn.run(create_app(application, state.clock), host=host, port=port, log_level="warning", server_header=False,
                 proxy_headers=False)
