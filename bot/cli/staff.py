@@ -25,6 +25,7 @@ from bot.office.decisions import (
     assign,
     exempt,
     import_units,
+    mark_done,
     reclassify,
     reprocess,
     resend,
@@ -114,6 +115,19 @@ def answered_cmd(
 ) -> None:
     """A unit's question has been answered: it leaves the review list and the digest."""
     act(lambda a: answered(a, number(message), actor(by), state.clock(), undo))
+
+
+@app.command("done")
+def done_cmd(
+    ref: Annotated[str, typer.Argument(help="The entry's reference in `intake review` (M12, F40, L2, R7)")],
+    kind: Annotated[str | None, typer.Option("--kind", help="Which of the reference's entries (e.g. "
+                                                            "large_file_link), when it has several")] = None,
+    undo: Annotated[bool, typer.Option("--undo", help="The entry needs a decision again")] = False,
+    by: By = None,
+) -> None:
+    """Staff dealt with a review entry (a large-file link fetched by hand, a compressed photo accepted …): it
+    leaves the review list and the digest."""
+    act(lambda a: mark_done(a, ref, kind, actor(by), state.clock(), undo))
 
 
 @app.command("reprocess")

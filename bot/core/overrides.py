@@ -24,7 +24,8 @@ ADDRESS = "address"  # key: mail address; value: unit name
 ASSIGN = "assign"  # key: message row id; value: unit name
 CATEGORY = "category"  # key: item_key(); value: category
 CAMPAIGN = "campaign"  # key: message row id; value: campaign slug
-KINDS = (EXEMPT, ADDRESS, ASSIGN, CATEGORY, CAMPAIGN)
+DONE = "done"  # key: a review entry's key (bot/core/review.py entry_key); value "1": staff dealt with it
+KINDS = (EXEMPT, ADDRESS, ASSIGN, CATEGORY, CAMPAIGN, DONE)
 
 
 def item_key(message_row_id: int, source: str, filename: str, sha256: str) -> str:
@@ -39,6 +40,7 @@ class Overrides:
     units: Mapping[int, str] = field(default_factory=dict)  # message row id -> unit
     categories: Mapping[str, str] = field(default_factory=dict)  # item key -> category
     campaigns: Mapping[int, str] = field(default_factory=dict)  # message row id -> campaign slug
+    done: frozenset[str] = frozenset()  # review entries staff marked done
 
     @classmethod
     def from_rows(cls, rows: Iterable[tuple[str, str, str]]) -> Overrides:
@@ -56,6 +58,7 @@ class Overrides:
             units={int(k): v for k, v in by_kind[ASSIGN].items() if k.isdigit()},
             categories=by_kind[CATEGORY],
             campaigns={int(k): v for k, v in by_kind[CAMPAIGN].items() if k.isdigit()},
+            done=frozenset(by_kind[DONE]),
         )
 
 

@@ -47,6 +47,15 @@ class ReviewEntry:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @property
+    def key(self) -> str:
+        """What staff mark done: this entry's kind for this reference (a mail can need several decisions)."""
+        return entry_key(self.ref, self.kind)
+
+
+def entry_key(ref: str, kind: str) -> str:
+    return f"{ref}:{kind}"
+
 
 def parse_ref(text: str) -> tuple[str, int]:
     """("M", 12) from "M12", "m12" or "12"; ValueError otherwise."""

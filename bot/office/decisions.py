@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -17,10 +17,11 @@ from sqlmodel import Session, select
 
 from bot.adapters.roster_file import load_roster
 from bot.core.model import CATEGORIES
-from bot.core.overrides import ADDRESS, ASSIGN, CAMPAIGN, CATEGORY, EXEMPT, item_key
+from bot.core.overrides import ADDRESS, ASSIGN, CAMPAIGN, CATEGORY, DONE, EXEMPT, item_key
 from bot.core.roster import Roster
 from bot.core.settings import CampaignConfig
 from bot.office.intake.reply_policy import ReplyPolicy
+from bot.office.review import load_review_rows, marked_done, review_entries
 from bot.office.roster_in_force import import_roster, load_overrides
 from storage import tables as t
 from storage.db import session
@@ -190,6 +191,26 @@ def reprocess(app: Desk, ids: Iterable[int], actor: str, now: datetime, reply: b
         app.intake.reprocess(message_row_id, now, overrides, policy, actor)
         done += 1
     return Done("reprocessed", {"count": done})
+
+
+def mark_done(app: Desk, ref: str, kind: str | None, actor: str, now: datetime, undo: bool = False) -> Done:
+    """Staff dealt with this review entry (M12, F40 …; `kind` when the reference has several): it leaves the
+    review list; with `undo` it comes back."""
+    ref = ref.strip().upper()
+    done = marked_done(app.engine)
+    tz = app.campaigns[0].timezone if app.campaigns else UTC
+    entries = [e for e in review_entries(load_review_rows(app.engine), tz) if e.ref == ref
+               and (kind is None or e.kind == kind) and ((e.key in done) == undo)]
+    if len(entries) != 1:
+        raise StaffError("not_in_review" if not entries else "which_kind", ref=ref,
+                         kinds=", ".join(e.kind for e in entries))
+    entry = entries[0]
+    with session(app.engine) as s:
+        action = record(s, now, actor, "done", unit=entry.unit, message_row_id=entry.message, ref=ref,
+                        kind=entry.kind, undo=undo)
+        keep_decision(s, action, DONE, entry.key, "" if undo else "1", now)
+        s.commit()
+    return Done("unmarked_done" if undo else "marked_done", {"ref": ref, "kind": entry.kind})
 
 
 def all_campaign_messages(app: Desk) -> list[int]:

@@ -43,6 +43,7 @@ from bot.core.review import (
     UNSORTED,
     ReviewEntry,
 )
+from bot.office.roster_in_force import load_overrides
 from storage import tables as t
 from storage.db import plain, session
 
@@ -176,10 +177,17 @@ def load_review_rows(engine: Engine) -> ReviewRows:
 ALL = "*"  # review_list: entries of every campaign and of the unsorted mail
 
 
+def marked_done(engine: Engine) -> frozenset[str]:
+    """The keys of the entries staff marked done (and did not take back)."""
+    with session(engine) as s:
+        return load_overrides(s).done
+
+
 def review_list(engine: Engine, tz: tzinfo, campaign: str | None = ALL) -> list[ReviewEntry]:
-    """What needs a decision; with `campaign`, only what concerns that campaign's messages (None: the unsorted
-    mail's), outgoing mail that answered no message included."""
-    entries = review_entries(load_review_rows(engine), tz)
+    """What needs a decision, less what staff marked done; with `campaign`, only what concerns that campaign's
+    messages (None: the unsorted mail's), outgoing mail that answered no message included."""
+    done = marked_done(engine)
+    entries = [e for e in review_entries(load_review_rows(engine), tz) if e.key not in done]
     if campaign == ALL:
         return entries
     return [e for e in entries if e.message is None or e.campaign == campaign]

@@ -76,7 +76,13 @@ def routes(console: Console) -> list[Route]:
         return outcome(request, form, lambda a: decisions.answered(
             a, request.path_params["id"], user.name, console.clock(), undo=bool(field(form, "undo"))))
 
+    async def done(request: Request, user: User, form: FormData) -> Response:
+        return outcome(request, form, lambda a: decisions.mark_done(
+            a, field(form, "ref"), field(form, "kind") or None, user.name, console.clock(),
+            undo=bool(field(form, "undo"))))
+
     return [
+        Route("/review/done", action(console, done), methods=["POST"]),
         Route("/mail/{id:int}/assign", action(console, assign), methods=["POST"]),
         Route("/files/{id:int}/reclassify", action(console, reclassify), methods=["POST"]),
         Route("/units/exempt", action(console, exempt), methods=["POST"]),

@@ -168,3 +168,23 @@ def test_a_staff_decision_is_recorded_under_the_account(demo: App, client: TestC
     page = client.get("/campaigns/idv-2020/units/" + "滨江街道新时代文明实践站")
     assert "wang：设为免报" in page.text
     client.post("/units/exempt", data={"unit": "滨江街道新时代文明实践站", "csrf": token, "undo": "1"})
+
+
+def test_mark_a_review_entry_done_and_back(demo: App, client: TestClient) -> None:
+    from bot.office.review import review_list
+
+    token = login(client)
+    before = [e.key for e in review_list(demo.engine, demo.zone)]
+    assert "M4:unregistered_sender" in before
+    response = client.post("/review/done", data={"ref": "M4", "kind": "unregistered_sender", "csrf": token},
+                           headers={"hx-request": "true"})
+    assert response.status_code == 200
+    assert "M4 已标记为处理完毕" in response.text
+    assert [e.key for e in review_list(demo.engine, demo.zone)] == [k for k in before if k != "M4:unregistered_sender"]
+    assert 'data-ref="M4"' not in client.get("/review").text
+    assert "wang：待处理事项 M4 标记为处理完毕" in client.get("/campaigns/idv-2020/units/滨江街道新时代文明实践站").text
+    again = client.post("/review/done", data={"ref": "M4", "kind": "unregistered_sender", "csrf": token},
+                        headers={"hx-request": "true"})
+    assert again.status_code == 422 and "待处理事项中没有 M4" in again.text
+    client.post("/review/done", data={"ref": "M4", "kind": "unregistered_sender", "undo": "1", "csrf": token})
+    assert [e.key for e in review_list(demo.engine, demo.zone)] == before
