@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from bot.bootstrap import App
-from bot.office import decisions
+from bot.core.roster import RosterError
+from bot.office import decisions, roster_uploads
 from bot.office.decisions import Done, StaffError
 from bot.web.app import Console, action
 from bot.web.auth import User, local_path
@@ -81,7 +82,34 @@ def routes(console: Console) -> list[Route]:
             a, field(form, "ref"), field(form, "kind") or None, user.name, console.clock(),
             undo=bool(field(form, "undo"))))
 
+    uploads = application.config.storage.data_dir / "web" / "uploads"
+
+    async def roster_upload(request: Request, user: User, form: FormData) -> Response:
+        upload = form.get("roster")
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            return roster_page(request, user, error=console.words("web", "roster_choose"))
+        data = await upload.read(roster_uploads.MAX_BYTES + 1)
+        try:
+            staged = roster_uploads.stage(application.engine, uploads, data, upload.filename)
+        except RosterError as exc:
+            return roster_page(request, user, error=console.words("cli", "roster_error", error=str(exc)))
+        return roster_page(request, user, staged=staged)
+
+    async def roster_apply(request: Request, user: User, form: FormData) -> Response:
+        try:
+            path = roster_uploads.staged_file(uploads, field(form, "token"))
+        except RosterError:
+            return roster_page(request, user, error=console.words("web", "roster_gone"))
+        return outcome(request, form, lambda a: decisions.import_units(a, path, user.name, console.clock()))
+
+    def roster_page(request: Request, user: User, error: str | None = None,
+                    staged: roster_uploads.Staged | None = None) -> Response:
+        return console.render(request, "roster.html", user, status_code=422 if error else 200,
+                              units=application.roster.units, staged=staged, error=error)
+
     return [
+        Route("/roster/upload", action(console, roster_upload), methods=["POST"]),
+        Route("/roster/apply", action(console, roster_apply), methods=["POST"]),
         Route("/review/done", action(console, done), methods=["POST"]),
         Route("/mail/{id:int}/assign", action(console, assign), methods=["POST"]),
         Route("/files/{id:int}/reclassify", action(console, reclassify), methods=["POST"]),

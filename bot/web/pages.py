@@ -91,7 +91,8 @@ def routes(console: Console) -> list[Route]:
         return console.render(request, "downloads.html", user)
 
     async def roster_page(request: Request, user: User) -> Response:
-        return console.render(request, "roster.html", user, units=application.roster.units, diff=None)
+        return console.render(request, "roster.html", user, units=application.roster.units, staged=None,
+                              error=None)
 
     return [
         Route("/", page(console, home)),

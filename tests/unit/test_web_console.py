@@ -188,3 +188,38 @@ def test_mark_a_review_entry_done_and_back(demo: App, client: TestClient) -> Non
     assert again.status_code == 422 and "待处理事项中没有 M4" in again.text
     client.post("/review/done", data={"ref": "M4", "kind": "unregistered_sender", "undo": "1", "csrf": token})
     assert [e.key for e in review_list(demo.engine, demo.zone)] == before
+
+
+def test_a_new_roster_is_shown_as_a_diff_then_applied(demo: App, client: TestClient) -> None:
+    from bot.cli.demo import samples_dir
+
+    token = login(client)
+    csv = (samples_dir() / "units.csv").read_text(encoding="utf-8-sig").splitlines()
+    new = "\n".join([*csv, "新华街道文明办,,xh@example.cn,街道,是"]) + "\n"
+    shown = client.post("/roster/upload", data={"csrf": token},
+                        files={"roster": ("新名单.csv", new.encode("utf-8"), "text/csv")})
+    assert shown.status_code == 200
+    assert "新增 1 个单位" in shown.text and "新华街道文明办（街道）" in shown.text
+    assert demo.roster.by_name("新华街道文明办") is None  # nothing applied yet
+    staged = re.search(r'name="token" value="([0-9a-f]{64})"', shown.text)
+    assert staged is not None
+    applied = client.post("/roster/apply", data={"csrf": token, "token": staged.group(1), "back": "/roster"},
+                          follow_redirects=False)
+    assert applied.status_code == 303
+    assert demo.roster.by_name("新华街道文明办") is not None
+    assert "新华街道文明办" in client.get("/roster").text
+    wrong = client.post("/roster/upload", data={"csrf": token},
+                        files={"roster": ("x.csv", "nothing,here\n".encode(), "text/csv")})
+    assert wrong.status_code == 422 and "单位名单有误" in wrong.text
+    gone = client.post("/roster/apply", data={"csrf": token, "token": "../" + "0" * 61})
+    assert gone.status_code == 422 and "找不到这份上传的名单" in gone.text
+    client.post("/roster/apply", data={"csrf": token, "token": roster_token(client, token, csv)})
+
+
+def roster_token(client: TestClient, token: str, lines: list[str]) -> str:
+    """Upload the demo's own roster back, so later tests see the roster they expect."""
+    shown = client.post("/roster/upload", data={"csrf": token},
+                        files={"roster": ("units.csv", ("\n".join(lines) + "\n").encode("utf-8"), "text/csv")})
+    found = re.search(r'name="token" value="([0-9a-f]{64})"', shown.text)
+    assert found is not None
+    return found.group(1)
