@@ -29,6 +29,7 @@ from storage.db import session
 if TYPE_CHECKING:
     from bot.office.intake.ledger import Result
     from bot.office.intake.shell import Intake
+    from bot.office.reminders import Reminders
 
 
 class Desk(Protocol):
@@ -211,6 +212,19 @@ def mark_done(app: Desk, ref: str, kind: str | None, actor: str, now: datetime, 
         keep_decision(s, action, DONE, entry.key, "" if undo else "1", now)
         s.commit()
     return Done("unmarked_done" if undo else "marked_done", {"ref": ref, "kind": entry.kind})
+
+
+def remind_now(app: Desk, reminders: Reminders, slug: str, actor: str, now: datetime) -> Done:
+    """Remind every unit the campaign still waits for, now (Reminders.send_now); recorded as an action."""
+    campaign = next((c for c in app.campaigns if c.slug == slug), None)
+    if campaign is None:
+        raise StaffError("unknown_campaign", slug=slug, known=", ".join(c.slug for c in app.campaigns))
+    report = reminders.send_now(campaign, now)
+    with session(app.engine) as s:
+        record(s, now, actor, "remind-now", campaign=slug, units=report.queued_units)
+        s.commit()
+    return Done("reminded_now", {"campaign": campaign.name, "units": len(report.queued_units),
+                                 "mails": report.mails})
 
 
 def all_campaign_messages(app: Desk) -> list[int]:

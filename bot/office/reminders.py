@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from bot.core.reminder_plan import NO_ADDRESS, CampaignPlan, UnitProgress, UnitRun, plan, unit_runs
+from bot.core.reminder_plan import DUE, NO_ADDRESS, CampaignPlan, UnitPlan, UnitProgress, UnitRun, plan, unit_runs
 from bot.core.render.notice import Notice, NoticeMail, render_notice
 from bot.core.render.outgoing import Identity, outgoing_message_id
 from bot.core.render.texts import Texts
@@ -107,6 +107,28 @@ class Reminders:
                     log.warning("%s: %s %s is due but the roster has no address for it (missing: %s)%s",
                                 run.unit, part.plan.send.kind, part.plan.send.key, ", ".join(part.plan.unit.missing),
                                 f" [{part.campaign.slug}]" if len(self.campaigns) > 1 else "")
+            if mails:
+                report.mails += mails
+                report.queued_units.append(run.unit)
+        return report
+
+    def send_now(self, campaign: CampaignConfig, now: datetime) -> RemindReport:
+        """Staff remind now, outside the schedule: every unit the campaign still waits for (required, not
+        exempt, something missing, an address) gets one reminder, under a slot named for this minute (a second
+        click in the same minute sends nothing more). The scheduled slots are left as they are."""
+        local = now.astimezone(campaign.timezone)
+        slot = Moment("reminder", f"手动催报 {local:%Y-%m-%d %H:%M}", local.date(), local, local,
+                      local + timedelta(minutes=1), text=f"{local:%m-%d %H:%M}")
+        waiting = [UnitPlan(unit, DUE, slot) for unit in self.progress(campaign)
+                   if unit.required and unit.missing and unit.emails]
+        reminders, overdue = self.slots(campaign)
+        report = RemindReport(plans=[CampaignPlan(campaign, reminders, overdue, waiting)])
+        for run in unit_runs(report.plans):
+            try:
+                mails = self._write(run, now)
+            except IntegrityError:
+                report.lost_race += 1
+                continue
             if mails:
                 report.mails += mails
                 report.queued_units.append(run.unit)

@@ -107,7 +107,12 @@ def routes(console: Console) -> list[Route]:
         return console.render(request, "roster.html", user, status_code=422 if error else 200,
                               units=application.roster.units, staged=staged, error=error)
 
+    async def remind_now(request: Request, user: User, form: FormData) -> Response:
+        return outcome(request, form, lambda a: decisions.remind_now(a, a.reminders(), field(form, "campaign"),
+                                                                     user.name, console.clock()))
+
     return [
+        Route("/reminders/send", action(console, remind_now), methods=["POST"]),
         Route("/roster/upload", action(console, roster_upload), methods=["POST"]),
         Route("/roster/apply", action(console, roster_apply), methods=["POST"]),
         Route("/review/done", action(console, done), methods=["POST"]),

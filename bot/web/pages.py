@@ -85,7 +85,8 @@ def routes(console: Console) -> list[Route]:
         now = console.clock()
         plans = application.reminders().plan_now(now)
         lines = describe_all(application.templates, plans, now, headed=len(application.campaigns) > 1)
-        return console.render(request, "reminders.html", user, lines=lines)
+        live = [c for c in application.campaigns if c.open_at(now)]
+        return console.render(request, "reminders.html", user, lines=lines, open_campaigns=live)
 
     async def downloads_page(request: Request, user: User) -> Response:
         return console.render(request, "downloads.html", user)

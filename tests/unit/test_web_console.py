@@ -209,7 +209,7 @@ def test_a_new_roster_is_shown_as_a_diff_then_applied(demo: App, client: TestCli
     assert demo.roster.by_name("新华街道文明办") is not None
     assert "新华街道文明办" in client.get("/roster").text
     wrong = client.post("/roster/upload", data={"csrf": token},
-                        files={"roster": ("x.csv", "nothing,here\n".encode(), "text/csv")})
+                        files={"roster": ("x.csv", b"nothing,here\n", "text/csv")})
     assert wrong.status_code == 422 and "单位名单有误" in wrong.text
     gone = client.post("/roster/apply", data={"csrf": token, "token": "../" + "0" * 61})
     assert gone.status_code == 422 and "找不到这份上传的名单" in gone.text
@@ -223,3 +223,34 @@ def roster_token(client: TestClient, token: str, lines: list[str]) -> str:
     found = re.search(r'name="token" value="([0-9a-f]{64})"', shown.text)
     assert found is not None
     return found.group(1)
+
+
+def test_remind_now_queues_one_reminder_per_waiting_unit_once_a_minute(demo: App, client: TestClient) -> None:
+    from sqlmodel import select
+
+    from storage import tables as t
+    from storage.db import session
+
+    token = login(client)
+    page = client.get("/reminders")
+    assert "立即催报：2020年国际志愿者日主题宣传和实践活动" in page.text
+    waiting = sorted(u["name"] for u in unit_report_of(demo)["units"]
+                     if u["required"] and u["missing"] and u["emails"])
+    assert waiting  # the demo has units that still owe something
+    first = client.post("/reminders/send", data={"campaign": "idv-2020", "csrf": token},
+                        headers={"hx-request": "true"})
+    assert first.status_code == 200 and f"已向 {len(waiting)} 个尚未报齐的单位" in first.text
+    again = client.post("/reminders/send", data={"campaign": "idv-2020", "csrf": token},
+                        headers={"hx-request": "true"})
+    assert "已向 0 个" in again.text  # the same minute's slot is taken
+    with session(demo.engine) as s:
+        rows = s.exec(select(t.ReminderRow).where(t.ReminderRow.slot == "手动催报 2020-12-20 10:00")).all()
+        queued = s.exec(select(t.OutboxRow).where(t.OutboxRow.kind == "reminder")).all()
+    assert sorted(r.unit for r in rows) == waiting
+    assert len(queued) == sum(len(demo.roster.by_name(name).emails) for name in waiting)  # type: ignore[union-attr]
+
+
+def unit_report_of(demo: App) -> dict:
+    from bot.office.status import unit_report
+
+    return unit_report(demo.engine, demo.roster, demo.campaign("idv-2020"))
