@@ -113,7 +113,7 @@ class App:
 
         c = self.config
         return Digests(self.engine, c.storage.data_dir / FOLDER, self.campaigns, self.roster, self.templates,
-                       self.identity, c.digest_to)
+                       self.identity, c.digest_to, c.web.base_url)
 
     def reminders(self) -> Reminders:
         """Reminders with the roster in force now."""

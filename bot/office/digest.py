@@ -69,6 +69,7 @@ class Digests:
     templates: Texts
     identity: Identity
     to: tuple[str, ...]
+    console: str | None = None  # web.base_url: the digest links to the staff console's pages
 
     @property
     def zone(self) -> ZoneInfo:
@@ -100,7 +101,8 @@ class Digests:
                     for c in shown]
         unsorted_shown = [Unsorted(f"{MESSAGE}{u.row_id}", u.received_at, u.unit, u.sender, u.subject, u.reason,
                                    tuple(kinds[u.row_id])) for u in unsorted]
-        return render_digest(sections, unsorted_shown, since, now, self.zone, self.templates, other)
+        return render_digest(sections, unsorted_shown, since, now, self.zone, self.templates, other,
+                             self.console)
 
     def queue(self, now: datetime) -> int | None:
         """Write the digest to the folder and queue it for the recipients; the outbox row id, or None when

@@ -74,3 +74,21 @@ def test_password_comes_from_the_named_environment_variable() -> None:
     config = parse_config(raw, Path("/cfg"), {"MY_SECRET": "s3"})
     assert config.imap is not None and config.imap.password == "s3"
     assert "s3" not in repr(config.imap)
+
+
+def test_the_consoles_section() -> None:
+    plain = parse_config(config_with("units"), Path("/srv"), {})
+    assert (plain.web.base_url, plain.web.session_hours, plain.web.host, plain.web.port) == (None, 12, "127.0.0.1",
+                                                                                             8080)
+    web = parse_config(config_with("web", base_url="https://intake.example.org/", session_hours=8, port=9000),
+                       Path("/srv"), {}).web
+    assert (web.base_url, web.session_hours, web.port, web.secure_cookies) == ("https://intake.example.org", 8, 9000,
+                                                                               True)
+    with pytest.raises(ConfigError, match="web.base_url must start with http"):
+        parse_config(config_with("web", base_url="intake.example.org"), Path("/srv"), {})
+
+
+@pytest.mark.parametrize("slug", ["raw", "digests", "web", "Outbox"])
+def test_a_campaign_slug_may_not_name_a_folder_of_the_data_folder(slug: str) -> None:
+    with pytest.raises(ConfigError, match="a folder the data folder keeps for itself"):
+        parse_config(config_with("campaign", slug=slug), Path("/srv"), {})

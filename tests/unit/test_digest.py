@@ -491,3 +491,15 @@ def test_what_needs_a_decision_outside_every_campaign_is_listed_after_them(two: 
     # One campaign with no unsorted mail: neither part is shown (its entries are in the campaign's list).
     single = render_digest(sections[1:], [], None, DEC20, TZ, two.templates, [])
     assert "其他待处理事项" not in single.text and "未归入通知的邮件" not in single.text
+
+
+def test_with_the_consoles_address_the_digest_links_to_its_pages(demo: App) -> None:
+    from dataclasses import replace
+
+    plain = demo.digests().build(DEC20)
+    assert "/mail/" not in plain.html and "工作台" not in plain.text
+    linked = replace(demo.digests(), console="https://intake.example.org").build(DEC20)
+    assert '<a href="https://intake.example.org/mail/7">M7</a>' in linked.html
+    assert '<a href="https://intake.example.org/campaigns/idv-2020">在工作台查看各单位报送情况</a>' in linked.html
+    assert '<a href="https://intake.example.org/review">工作台</a>' in linked.html
+    assert "  工作台：https://intake.example.org/campaigns/idv-2020" in linked.text.splitlines()

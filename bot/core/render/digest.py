@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
+from urllib.parse import quote
 
 from bot.core.model import CATEGORIES
 from bot.core.render.formats import local_moment
@@ -131,9 +132,12 @@ def arrival_lines(arrivals: list[Arrival], tx: Texts, campaign: CampaignConfig) 
     return lines
 
 
-def review_lines(entries: list[ReviewEntry], tx: Texts, tz: tzinfo) -> list[dict[str, Any]]:
+def review_lines(entries: list[ReviewEntry], tx: Texts, tz: tzinfo, console: str | None = None
+                 ) -> list[dict[str, Any]]:
+    """`link`: the entry's mail in the staff console, when the console's address is configured."""
     return [{"ref": e.ref, "kind": tx.text("review_kinds", e.kind), "unit": e.unit, "sender": e.sender,
-             "received": _short(e.received_at, tz), "subject": e.subject, "file": e.file, "detail": e.detail}
+             "received": _short(e.received_at, tz), "subject": e.subject, "file": e.file, "detail": e.detail,
+             "link": f"{console}/mail/{e.message}" if console and e.message is not None else None}
             for e in entries]
 
 
@@ -147,28 +151,30 @@ def unsorted_lines(unsorted: Sequence[Unsorted], tx: Texts, tz: tzinfo) -> list[
     return lines
 
 
-def section_context(section: Section, now: datetime, tx: Texts) -> dict[str, Any]:
-    """What the templates show of one campaign."""
+def section_context(section: Section, now: datetime, tx: Texts, console: str | None = None) -> dict[str, Any]:
+    """What the templates show of one campaign; `link`: its overview in the staff console, when configured."""
     campaign, report = section.campaign, section.report
     return {
         "campaign": campaign.name, "title": campaign.title(), "slug": campaign.slug,
+        "link": f"{console}/campaigns/{quote(campaign.slug, safe='')}" if console else None,
         "progress": progress(report, campaign, now),
         "units": unit_lines(report, tx),
         "nothing_sent": [u["name"] for u in report["units"]
                          if u["required"] and not any(u["counts"].values())],
         "arrivals": arrival_lines(section.arrivals.shown[:MAX_ARRIVALS], tx, campaign),
         "arrivals_total": section.arrivals.total,
-        "review": review_lines(section.review[:MAX_REVIEW], tx, campaign.timezone),
+        "review": review_lines(section.review[:MAX_REVIEW], tx, campaign.timezone, console),
         "review_total": len(section.review),
     }
 
 
 def digest_context(sections: Sequence[Section], unsorted: Sequence[Unsorted], other: list[ReviewEntry],
-                   since: datetime | None, now: datetime, tz: tzinfo, tx: Texts) -> dict[str, Any]:
+                   since: datetime | None, now: datetime, tz: tzinfo, tx: Texts,
+                   console: str | None = None) -> dict[str, Any]:
     """The templates' values: `sections` (one per campaign), `unsorted` (mail filed under no campaign) and
     `other` (what needs a decision in no section). With one campaign its values are also at the top (the
     context of the one-campaign digest, which a staff copy of the templates may still read)."""
-    shown = [section_context(s, now, tx) for s in sections]
+    shown = [section_context(s, now, tx, console) for s in sections]
     context: dict[str, Any] = {
         "single": len(shown) == 1, "sections": shown,
         "made": _moment(now, tz), "since": _moment(since, tz) if since else None,
@@ -176,7 +182,8 @@ def digest_context(sections: Sequence[Section], unsorted: Sequence[Unsorted], ot
         "unsorted": unsorted_lines(unsorted[:MAX_UNSORTED], tx, tz), "unsorted_total": len(unsorted),
         "show_unsorted": bool(unsorted) or len(shown) > 1,
         "assign_hint": tx.text("digest", "assign_hint", slugs="、".join(s["slug"] for s in shown)),
-        "other": review_lines(other[:MAX_REVIEW], tx, tz), "other_total": len(other),
+        "other": review_lines(other[:MAX_REVIEW], tx, tz, console), "other_total": len(other),
+        "console": console,
         "ref_note": tx.text("review", "ref_note"),
         "attachment": tx.text("digest", "attachment"),
     }
@@ -200,11 +207,12 @@ def digest_subject(context: dict[str, Any], now: datetime, tz: tzinfo, tx: Texts
 
 
 def render_digest(sections: Sequence[Section], unsorted: Sequence[Unsorted], since: datetime | None,
-                  now: datetime, tz: tzinfo, tx: Texts, other: list[ReviewEntry] | None = None) -> Digest:
+                  now: datetime, tz: tzinfo, tx: Texts, other: list[ReviewEntry] | None = None,
+                  console: str | None = None) -> Digest:
     """The digest of `sections` (one per campaign, in order), the mail filed under none, and `other`: what
     needs a decision in no section. Times are shown in `tz`, the office's zone (each campaign's own in its
-    section)."""
-    context = digest_context(sections, unsorted, other or [], since, now, tz, tx)
+    section). With `console` (web.base_url) its entries link to the staff console's pages."""
+    context = digest_context(sections, unsorted, other or [], since, now, tz, tx, console)
     subject = digest_subject(context, now, tz, tx)
     if len(sections) == 1:
         sheets = [(SHEET, sections[0].report, sections[0].campaign.timezone)]
