@@ -254,3 +254,26 @@ def unit_report_of(demo: App) -> dict:
     from bot.office.status import unit_report
 
     return unit_report(demo.engine, demo.roster, demo.campaign("idv-2020"))
+
+
+def test_a_session_expires_after_session_hours(demo: App, client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    from itsdangerous.timed import TimestampSigner
+
+    login(client)
+    assert client.get("/review").status_code == 200
+    issued = TimestampSigner.get_timestamp
+    later = demo.config.web.session_hours * 3600 + 5
+    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: issued(self) + later)
+    assert client.get("/review", follow_redirects=False).status_code == 401
+
+
+def test_disabling_an_account_ends_its_sessions_at_once(demo: App, client: TestClient) -> None:
+    from bot.office.accounts import add_account, disable_account
+
+    add_account(demo.engine, "zhou", PASSWORD, "staff", NOW, actor="test")
+    login(client, "zhou")
+    assert client.get("/review").status_code == 200
+    disable_account(demo.engine, "zhou", NOW, actor="test")
+    assert client.get("/review", follow_redirects=False).status_code == 401
+    refused = client.post("/login", data={"username": "zhou", "password": PASSWORD})
+    assert refused.status_code == 401
