@@ -175,3 +175,27 @@ def small_messages(count: int, roster: list[Unit], seed: int = 7) -> Iterator[Be
                               subject=f"{unit.alias}志愿者日材料{n}", body=_body(unit),
                               attachments=[(name, data)], message_id=f"small.{seed}.{n}@example.cn")
         yield BenchMail("small", raw, when + timedelta(seconds=30))
+
+
+def review_messages(count: int, roster: list[Unit], seed: int = 11) -> Iterator[BenchMail]:
+    """Mail that needs a person's decision, for the console's review queue, alternately: a stranger's campaign
+    mail that names no unit (unassigned; a brief attached), and a unit's mail whose file has no category's
+    word in its name, title or text (an unclassified file). Every two hours from FIRST_DAY, so they fall
+    among the small messages."""
+    rng = random.Random(seed)
+    for n in range(count):
+        when = FIRST_DAY + timedelta(hours=2 * n, seconds=75)
+        base = dict(to=BOT_ADDRESS, date=when, message_id=f"review.{seed}.{n}@example.cn")
+        if n % 2 == 0:
+            brief = files.make_pdf(f"活动简报{n}", "brief")
+            raw = clients.netease_webmail(**base, from_addr=f"volunteer{n}@qq.example", from_name="志愿者",
+                                          subject=f"国际志愿者日活动材料{n}",
+                                          body="老师好：\n\n附件是我们的活动材料，请查收。\n",
+                                          attachments=[(f"活动简报{n}.pdf", brief)])
+        else:
+            unit = roster[rng.randrange(len(roster))]
+            other = files.make_pdf(f"附件{n}", "appendix")
+            raw = clients.foxmail(**base, from_addr=unit.address, from_name=unit.alias,
+                                  subject=f"{unit.alias}志愿者日材料补充{n}", body=_body(unit),
+                                  attachments=[(f"附件{n}.pdf", other)])
+        yield BenchMail("review", raw, when + timedelta(seconds=30))

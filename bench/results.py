@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.console import ConsoleTimes
 from bench.scale import Scale
 from bench.throughput import Throughput
 
@@ -14,6 +15,7 @@ RATIO_TARGET = 0.5
 RSS_BASE_MB = 250
 IDLE_SECONDS = 0.3
 REPORT_SECONDS = 2.0
+CONSOLE_MS = 300  # each page of the staff console at 500 units and 10,000 mails
 NOTES = Path(__file__).with_name("OPTIMISATIONS.md")  # what was changed in the bot, kept across runs
 
 
@@ -56,7 +58,24 @@ def targets(tp: Throughput, scale: Scale | None) -> list[Target]:
                                 f"{report.subprocess_seconds:.2f} s as a command, median of "
                                 f"{len(report.command_runs)} ({_runs(report.command_runs)}); "
                                 f"{report.in_process_seconds or 0:.2f} s of it in the work itself"))
+    if scale.console is not None:
+        found += console_targets(scale.console)
     return found
+
+
+def console_targets(console: ConsoleTimes) -> list[Target]:
+    return [Target(f"console {page.name} at {console.messages:,} messages, {console.units} units < {CONSOLE_MS} ms",
+                   page.median * 1000 < CONSOLE_MS,
+                   f"median {page.median * 1000:.0f} ms of {len(page.seconds)} ({_ms(page.seconds)}), in process; "
+                   f"first view {page.warm_up * 1000:.0f} ms; shows {page.shows}") for page in console.pages]
+
+
+def console_lines(console: ConsoleTimes) -> list[str]:
+    head = (f"console, {console.messages:,} messages, {console.units} units, {console.files:,} files, "
+            f"{console.review_entries:,} review entries (median of {len(console.pages[0].seconds)} in process):"
+            if console.pages else "console: no page timed")
+    return [head, *(f"  {p.name}: {p.median * 1000:.0f} ms (first view {p.warm_up * 1000:.0f} ms, "
+                    f"{p.size / 1000:.0f} kB, shows {p.shows})" for p in console.pages)]
 
 
 def summary_lines(tp: Throughput, scale: Scale | None) -> list[str]:
@@ -78,6 +97,8 @@ def summary_lines(tp: Throughput, scale: Scale | None) -> list[str]:
             figure = ("not built" if report.subprocess_seconds is None else
                       f"{report.subprocess_seconds:.2f} s as a command, {report.in_process_seconds:.2f} s in process")
             lines.append(f"{report.name}: {figure}")
+        if scale.console is not None:
+            lines += console_lines(scale.console)
     return lines
 
 
@@ -93,6 +114,9 @@ def sane(tp: Throughput, scale: Scale | None) -> list[str]:
         wrong.append("peak RSS not measured")
     if scale is not None:
         wrong += [f"idle poll sent no command at {i.messages}" for i in scale.idle if not i.commands]
+        if scale.console is not None:
+            wrong += [f"console {p.name}: non-positive times {p.seconds}" for p in scale.console.pages
+                      if not (p.seconds and all(s > 0 for s in p.seconds))]
     return wrong
 
 
@@ -182,7 +206,33 @@ def _scale_section(scale: Scale) -> list[str]:
     out += [f"| `{r.name}` | " + ("not built | |" if r.subprocess_seconds is None else
             f"{r.subprocess_seconds:.2f} s ({_runs(r.command_runs)}) | "
             f"{r.in_process_seconds:.2f} s ({_runs(r.in_process_runs)}) |") for r in scale.reports]
+    if scale.console is not None:
+        out += ["", *_console_section(scale.console)]
     return [*out, ""]
+
+
+def _console_section(console: ConsoleTimes) -> list[str]:
+    return [
+        "### The staff console",
+        "",
+        f"{console.review_mails} more mails that need a decision (half from strangers naming no unit, half from "
+        "units with a file of no category) added to the same mailbox and processed by `intake poll --once` "
+        f"({console.review_fill_seconds:.0f} s), then the console over the data folder: "
+        f"{console.messages:,} stored messages, {console.units} units, {console.files:,} files, "
+        f"{console.review_entries:,} review entries. Each page requested through Starlette's test client in "
+        "process, logged in as a staff account: one first view (the thumbnails its photos link to fetched then), "
+        f"then {len(console.pages[0].seconds) if console.pages else 0} requests; the median counts. Every response "
+        "was checked for what it shows.",
+        "",
+        "| page | shows | median (runs) | first view | HTML |",
+        "|---|---|---:|---:|---:|",
+        *(f"| {p.name} (`{p.path}`) | {p.shows} | {p.median * 1000:.0f} ms ({_ms(p.seconds)}) | "
+          f"{p.warm_up * 1000:.0f} ms | {p.size / 1000:.0f} kB |" for p in console.pages),
+    ]
+
+
+def _ms(seconds: list[float]) -> str:
+    return ", ".join(f"{s * 1000:.0f}" for s in seconds)
 
 
 def _runs(seconds: list[float]) -> str:

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import corpus, machine, profile_summary, results
+from bench.console import profile_lines
 from bench.load import append_all, save
-from bench.scale import SCALE_USER, Scale, run_scale
+from bench.scale import SCALE_USER, Scale, run_console_only, run_scale
 from bench.throughput import Throughput, floor_round, intake_command, pipeline_round
 from tests.e2e.servers import Dovecot, SmtpSink
 
@@ -37,6 +38,7 @@ class Options:
     no_profile: bool = False  # no profiled round, no profile summary
     bot_source: Path | None = None  # time another checkout of the bot (before/after figures)
     skip_scale: bool = False
+    only: str | None = None  # "console": the console's pages over the large data folder, nothing else
 
 
 def parse(argv: list[str] | None = None) -> Options:
@@ -55,10 +57,13 @@ def parse(argv: list[str] | None = None) -> Options:
     p.add_argument("--no-profile", action="store_true", help="no profiled round (and no profile summary)")
     p.add_argument("--bot-source", type=Path, help="time the bot from this checkout instead (before/after)")
     p.add_argument("--skip-scale", action="store_true", help="throughput only: no idle poll, no reports")
+    p.add_argument("--only", choices=["console"],
+                   help="console: only the staff console's pages over the large data folder (built, or kept in "
+                        "--workdir from an earlier run of the same size); prints, writes no RESULTS.md")
     a = p.parse_args(argv)
     return Options(a.messages, a.seed, a.rounds, 40, a.idle_small, a.idle_large, a.report_units,
                    None if a.no_results else a.results, a.cache, a.workdir, a.profile, a.no_profile, a.bot_source,
-                   a.skip_scale)
+                   a.skip_scale, a.only)
 
 
 def run(options: Options, say: Callable[[str], None] = print) -> tuple[Throughput, Scale | None, list[results.Target]]:
@@ -108,8 +113,36 @@ def _run(options: Options, work: Path, say: Callable[[str], None]) -> tuple[Thro
     return tp, scale, results.targets(tp, scale)
 
 
+def console_only(options: Options, say: Callable[[str], None] = print) -> int:
+    """`python -m bench --only console`: the console's three pages over --idle-large messages from
+    --report-units units, with a cProfile of one more request of each (printed for a page over its target)."""
+    work = options.workdir or Path(tempfile.mkdtemp(prefix="intake-bench-"))
+    try:
+        profiles = work / "console-profiles"
+        console = run_console_only(work / "scale", options.idle_large, options.report_units, profiles, say)
+        print()
+        for line in results.console_lines(console):
+            print(line)
+        print()
+        found = results.console_targets(console)
+        for target in found:
+            print(f"{target.verdict:4}  {target.name}: {target.detail}")
+        for page in console.pages:
+            if page.median * 1000 >= results.CONSOLE_MS:
+                stats = profiles / f"console-{page.name.replace(' ', '-')}.prof"
+                print(f"\n{page.name}: one request under cProfile ({stats}), by cumulative time:")
+                for line in profile_lines(stats):
+                    print(line)
+        return 0 if all(t.passed for t in found) else 1
+    finally:
+        if options.workdir is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     options = parse(argv)
+    if options.only == "console":
+        return console_only(options)
     tp, scale, found = run(options)
     print()
     for line in results.summary_lines(tp, scale):

@@ -3,12 +3,15 @@
 The mailbox is filled with small campaign mails from every unit of a large roster (MULTIAPPEND), and the
 bot processes them itself with `intake poll --once`: the cursor, the keyword on the server and every
 row are exactly what a real first run leaves. Filled in two steps (the small size, then the rest) so the
-idle poll is measured on both sizes with the same database and mailbox.
+idle poll is measured on both sizes with the same database and mailbox. Last, mail that needs a decision is
+added (one for every REVIEW_SHARE) and the staff console's pages are timed over the data folder
+(bench/console.py); `run_console_only` does that part alone.
 """
 
 from __future__ import annotations
 
 import imaplib
+import json
 import shutil
 import statistics
 import time
@@ -19,7 +22,8 @@ from datetime import datetime
 from pathlib import Path
 
 from bench.child import ChildRun, run_child
-from bench.corpus import Unit, small_messages, units, units_csv
+from bench.console import ConsoleTimes, time_console
+from bench.corpus import Unit, review_messages, small_messages, units, units_csv
 from bench.load import append_all
 from bench.throughput import NOW
 from tests.e2e.harness import INTAKE, write_config
@@ -28,6 +32,8 @@ from tests.e2e.servers import Dovecot, SmtpSink
 SCALE_USER = "scale@example.org"
 IDLE_REPEATS = 5
 REPORT_REPEATS = 3  # each report command and its in-process work; the median is what counts
+REVIEW_SHARE = 50  # one mail that needs a decision for every 50 of the large mailbox, added for the console
+CONSOLE_READY = "console-ready.json"  # in a data folder built by `--only console`: what it holds
 
 
 @dataclass
@@ -67,6 +73,7 @@ class Scale:
     fill_seconds: dict[int, float] = field(default_factory=dict)  # messages processed → poll --once time
     idle: list[IdlePoll] = field(default_factory=list)
     reports: list[Report] = field(default_factory=list)
+    console: ConsoleTimes | None = None
 
     @property
     def constant_commands(self) -> bool:
@@ -103,7 +110,8 @@ class CommandCounter:
             imaplib.IMAP4.send = original  # type: ignore[method-assign]
 
 
-def run_scale(workdir: Path, dovecot: Dovecot, sink: SmtpSink, total: int, small: int, unit_count: int) -> Scale:
+def run_scale(workdir: Path, dovecot: Dovecot, sink: SmtpSink, total: int, small: int, unit_count: int,
+              console: bool = True) -> Scale:
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
     if SCALE_USER not in dovecot.users:
@@ -120,7 +128,58 @@ def run_scale(workdir: Path, dovecot: Dovecot, sink: SmtpSink, total: int, small
         done = size
         scale.idle.append(idle_poll(config, workdir, size))
     scale.reports = reports(config, workdir)
+    if console:  # after the idle polls and the reports, whose mailbox stays as it was measured before
+        scale.console = console_pages(config, workdir, dovecot, roster, total)
     return scale
+
+
+def review_count(total: int) -> int:
+    return max(2, total // REVIEW_SHARE)
+
+
+def fill_review(config: Path, workdir: Path, dovecot: Dovecot, roster: list[Unit], total: int) -> tuple[int, float]:
+    """Add mail that needs a decision (unassigned mail, unclassified files; bench/corpus.review_messages) to
+    the large mailbox and let the bot process it; how many and the seconds it took."""
+    count = append_all(dovecot, review_messages(review_count(total), roster), user=SCALE_USER)
+    fill = _intake(config, workdir, "poll", "--once", timeout=1800)
+    return count, fill.seconds + drain_outbox(config)
+
+
+def console_pages(config: Path, workdir: Path, dovecot: Dovecot, roster: list[Unit], total: int,
+                  profile_dir: Path | None = None) -> ConsoleTimes:
+    """The review mail added, then the console's pages timed over the data folder."""
+    count, seconds = fill_review(config, workdir, dovecot, roster, total)
+    times = time_console(config, datetime.fromisoformat(NOW), profile_dir=profile_dir)
+    times.review_mails, times.review_fill_seconds = count, seconds
+    return times
+
+
+def run_console_only(workdir: Path, total: int, unit_count: int, profile_dir: Path | None = None,
+                     say: Callable[[str], None] = print) -> ConsoleTimes:
+    """The console's part alone (`python -m bench --only console`): the large mailbox processed in one go
+    (no idle poll, no reports), the review mail added, the pages timed. A work folder kept from an earlier run
+    of the same size (CONSOLE_READY) is timed again without building it anew."""
+    ready = workdir / CONSOLE_READY
+    wanted = {"messages": total, "units": unit_count, "review_mails": review_count(total)}
+    if ready.is_file() and {k: v for k, v in json.loads(ready.read_text()).items() if k in wanted} == wanted:
+        say(f"timing the console over the data folder kept in {workdir} …")
+        built = json.loads(ready.read_text())
+        times = time_console(workdir / "config.toml", datetime.fromisoformat(NOW), profile_dir=profile_dir)
+        times.review_mails, times.review_fill_seconds = built["review_mails"], built["review_fill_seconds"]
+        return times
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    roster = units(unit_count)
+    with Dovecot({SCALE_USER: "secret"}) as dovecot, SmtpSink() as sink:
+        config = _config(workdir, dovecot, sink, roster)
+        say(f"processing {total:,} messages from {unit_count} units (`intake poll --once`) …")
+        append_all(dovecot, small_messages(total, roster), user=SCALE_USER)
+        fill = _intake(config, workdir, "poll", "--once", timeout=7200).seconds + drain_outbox(config)
+        say(f"  {fill:.0f} s; adding {review_count(total)} mails that need a decision, timing the console …")
+        times = console_pages(config, workdir, dovecot, roster, total, profile_dir)
+    ready.write_text(json.dumps(wanted | {"fill_seconds": fill, "review_fill_seconds": times.review_fill_seconds}),
+                     encoding="utf-8")
+    return times
 
 
 def _config(workdir: Path, dovecot: Dovecot, sink: SmtpSink, roster: list[Unit]) -> Path:

@@ -1,4 +1,5 @@
-"""The benchmark in miniature (20 messages, a 150-message idle mailbox): it runs and its figures are sane.
+"""The benchmark in miniature (20 messages, a 150-message idle mailbox, the console over it): it runs and its
+figures are sane.
 
 No target is asserted here (performance is never asserted in the suite); `make bench` checks them.
 """
@@ -37,9 +38,20 @@ def test_small_benchmark_runs_and_gives_sane_figures(tmp_path: Path) -> None:
     assert all(len(r.command_runs) == len(r.in_process_runs) == 3 and all(r.command_runs + r.in_process_runs)
                for r in scale.reports)
 
-    assert [t.verdict in ("PASS", "FAIL") for t in found] == [True] * 7
+    console = scale.console
+    assert console is not None  # the staff console's pages over the same data folder, review mail added
+    assert console.units == 30 and console.review_mails == 3 and console.messages == 153
+    assert console.review_entries >= 3
+    assert [p.name for p in console.pages] == ["overview", "unit page", "review queue"]
+    assert all(len(p.seconds) == 5 and all(s > 0 for s in p.seconds) and p.size > 0 for p in console.pages)
+    assert console.pages[0].shows == "30 units"
+
+    assert [t.verdict in ("PASS", "FAIL") for t in found] == [True] * 10
+    assert [t.name.split(" at ")[0] for t in found[-3:]] == ["console overview", "console unit page",
+                                                             "console review queue"]
     text = results.markdown({"CPU": "test"}, tp, scale, found, "make bench N=20", options.seed)
     assert "Ratio pipeline ÷ floor" in text and "| 150 |" in text
+    assert "### The staff console" in text and "| review queue (`/review`) |" in text
     assert tp.profile[0] == "## Profile summary" and "\n".join(tp.profile) in text
     assert "| the standard library's MIME parser (`email.feedparser`, `email.parser`) |" in text
     assert (tmp_path / "work" / "pipeline.prof").is_file()
