@@ -156,13 +156,24 @@ _ITEM_COLUMNS = ("id", "message_row_id", "category", "filename", "source", "reas
 
 
 def load_review_rows(engine: Engine) -> ReviewRows:
+    """The rows that can need a decision, and only those: the queue's cost follows the queue, not the mailbox."""
+    m = t.MessageRow
     with session(engine) as s:
-        messages = s.connection().execute(plain(t.MessageRow, *_MESSAGE_COLUMNS)
-                          .where(t.MessageRow.state.in_([t.STORED, t.FAILED])).order_by(t.MessageRow.id)).all()
         compressed = select(t.ProblemRow.message_row_id).where(t.ProblemRow.code == PHOTO_COMPRESSED)
+        flagged_items = or_(t.ItemRow.category == "other", t.ItemRow.message_row_id.in_(compressed))
+        unanswered = select(t.QuestionRow.message_row_id).where(t.QuestionRow.answered_at.is_(None))
+        troubled_replies = select(t.OutboxRow.message_row_id).where(
+            t.OutboxRow.message_row_id.is_not(None),
+            or_(t.OutboxRow.state == t.SEND_FAILED, t.OutboxRow.bounce_row_id.is_not(None)))
+        needs_look = or_(m.state == t.FAILED, (m.review.is_not(None)) & (m.review != ""), m.unit.is_(None),
+                         m.match_how.is_(None), m.match_how.not_in(_TRUSTED_MATCHES),
+                         m.id.in_(select(t.ItemRow.message_row_id).where(flagged_items)),
+                         m.id.in_(select(t.LinkRow.message_row_id)), m.id.in_(unanswered),
+                         m.id.in_(troubled_replies))
+        messages = s.connection().execute(plain(t.MessageRow, *_MESSAGE_COLUMNS)
+                                          .where(m.state.in_([t.STORED, t.FAILED]), needs_look).order_by(m.id)).all()
         items = s.connection().execute(plain(t.ItemRow, *_ITEM_COLUMNS)  # only files that can need a decision
-                       .where(or_(t.ItemRow.category == "other", t.ItemRow.message_row_id.in_(compressed)))
-                       .order_by(t.ItemRow.id)).all()
+                                       .where(flagged_items).order_by(t.ItemRow.id)).all()
         problems = s.exec(select(t.ProblemRow).where(t.ProblemRow.code == PHOTO_COMPRESSED)
                           .order_by(t.ProblemRow.id)).all()
         links = s.exec(select(t.LinkRow).order_by(t.LinkRow.id)).all()

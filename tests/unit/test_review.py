@@ -133,6 +133,8 @@ def test_the_query_reads_the_same_rows_from_the_database(tmp_path: Path) -> None
             s.add(row)
         s.commit()
     loaded = load_review_rows(engine)
-    assert [m.id for m in loaded.messages] == [1, 2, 3, 4, 5, 6, 7]  # stored or failed only
+    # Stored or failed, and only those that can need a decision: 7 (settled by a person, nothing flagged) is not
+    # read, so the queue's cost follows the queue rather than the mailbox; 1 is, for its link and its reply.
+    assert [m.id for m in loaded.messages] == [1, 2, 3, 4, 5, 6]
     assert [r.id for r in loaded.replies] == [40, 41, 42]  # failed or bounced only
     assert [(e.ref, e.kind) for e in review_list(engine, TZ)] == [(e.ref, e.kind) for e in review_entries(given, TZ)]
