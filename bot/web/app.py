@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
@@ -81,7 +82,7 @@ class Console:
         self.limiter = LoginLimiter(self.clock)
 
     @property
-    def engine(self) -> Any:
+    def engine(self) -> Engine:
         return self.application.engine
 
     @functools.cached_property
@@ -201,5 +202,3 @@ def create_app(application: App, clock: Callable[[], datetime] = system_clock) -
     app.state.console = console
     return app
 
-
-__all__ = ["Console", "Route", "action", "create_app", "page"]
