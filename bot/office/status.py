@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
-from sqlalchemy import Connection, func
+from sqlalchemy import Connection, Integer, cast, func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -67,7 +67,7 @@ def _tallies(connection: Connection, slug: str | None) -> _Tallies:
     late: set[str] = set()
     item = t.ItemRow
     for unit, category, count, any_late in connection.execute(
-            select(item.unit, item.category, func.count(), func.max(item.late))
+            select(item.unit, item.category, func.count(), func.max(cast(item.late, Integer)))
             .where(item.unit.is_not(None), item.counted, item.campaign == slug).group_by(item.unit, item.category)):
         counts[unit][category] = count
         if any_late:
