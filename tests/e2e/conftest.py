@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e import harness
+from tests.e2e.postgres import PostgresCluster, postgres_missing_reason
 from tests.e2e.servers import Dovecot, SmtpSink, dovecot_missing_reason
 
 HERE = Path(__file__).parent
@@ -55,6 +57,26 @@ def dovecot(tmp_path: Path) -> Iterator[Dovecot]:
         if server.log_path.exists():
             shutil.copyfile(server.log_path, tmp_path / "dovecot.log")
         server.cleanup()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def test_database() -> Iterator[str]:
+    """With INTAKE_TEST_DATABASE=postgresql, one throwaway PostgreSQL cluster for the session and a fresh
+    database in every config the tests write (tests/e2e/harness.py storage_section); else SQLite."""
+    if os.environ.get("INTAKE_TEST_DATABASE", "sqlite") != "postgresql":
+        yield "sqlite"
+        return
+    reason = postgres_missing_reason()
+    if reason is not None:
+        pytest.fail(f"INTAKE_TEST_DATABASE=postgresql but {reason}", pytrace=False)
+    cluster = PostgresCluster()
+    cluster.start()
+    harness.DATABASES = cluster
+    try:
+        yield "postgresql"
+    finally:
+        harness.DATABASES = None
+        cluster.cleanup()
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from tests.e2e.servers import Dovecot, SinkMessage, SmtpSink
 
@@ -25,6 +25,22 @@ UNITS_CSV = """单位名称,别名,邮箱,分组,是否必报
 """
 
 BOT_ADDRESS = "wmb-collect@163.example"
+
+
+
+class Databases(Protocol):
+    def create_database(self, prefix: str = "t") -> str: ...
+
+
+# Where the e2e tests keep their data: None for the data folder's SQLite file; with INTAKE_TEST_DATABASE=postgresql
+# tests/e2e/conftest.py sets the session's PostgreSQL cluster, and every config written gets a fresh database.
+DATABASES: Databases | None = None
+
+
+def storage_section(data_dir: str = "data") -> str:
+    """The config's [storage] table: the data folder, and with PostgreSQL a new, empty database."""
+    url = f'database_url = "{DATABASES.create_database()}"\n' if DATABASES is not None else ""
+    return f'[storage]\ndata_dir = "{data_dir}"\n{url}'
 
 
 @dataclass
@@ -55,6 +71,19 @@ class Setup:
 
     def replies(self) -> list[EmailMessage]:
         return [parse(m) for m in self.sink.messages]
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        """Rows of a plain SQL query on this setup's database, whichever it is."""
+        from sqlalchemy import create_engine, text
+
+        from bot.adapters.config_file import load_config
+
+        engine = create_engine(load_config(self.config).storage.database_url)
+        try:
+            with engine.connect() as connection:
+                return [tuple(row) for row in connection.execute(text(sql))]
+        finally:
+            engine.dispose()
 
 
 def parse(message: SinkMessage) -> EmailMessage:
@@ -93,9 +122,7 @@ from_address = "{BOT_ADDRESS}"
 from_name = "市文明办材料收集"
 timeout_seconds = 20
 
-[storage]
-data_dir = "data"
-
+{storage_section()}
 [campaign]
 name = "2020年国际志愿者日主题宣传和实践活动"
 slug = "idv-2020"

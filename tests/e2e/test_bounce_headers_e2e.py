@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -37,8 +36,7 @@ def test_a_bounce_carrying_only_the_headers_of_our_reply_marks_that_reply_bounce
     assert (first["subject"], first["replied"], first["reply_bounced"]) == ("西城区简报", True, True)
     assert (returned["status"], returned["automatic"], returned["review"], returned["replied"]) == (
         "ignored", "bounce", ["bounced-reply"], False)
-    with sqlite3.connect(setup.data / "intake.db") as db:
-        rows = db.execute("SELECT header_message_id, bounce_row_id FROM outbox").fetchall()
-        bounce_row = db.execute("SELECT id FROM message WHERE automatic = 'bounce'").fetchone()[0]
+    rows = setup.query("SELECT header_message_id, bounce_row_id FROM outbox")
+    [(bounce_row,)] = setup.query("SELECT id FROM message WHERE automatic = 'bounce'")
     assert rows == [(reply_id, bounce_row)]
     assert len(setup.sink.messages) == 1  # the bounce is not answered

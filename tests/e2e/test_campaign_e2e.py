@@ -28,7 +28,7 @@ from bot.office.decisions import exempt
 from bot.worker.jobs import poll_and_flush, run_due
 from storage import tables as t
 from storage.db import session
-from tests.e2e.harness import BOT_ADDRESS, INTAKE, body_text, parse
+from tests.e2e.harness import BOT_ADDRESS, INTAKE, body_text, parse, storage_section
 from tests.e2e.servers import Dovecot, SmtpSink, append
 from tests.fixtures import clients
 from tests.fixtures.files import make_docx, make_jpeg
@@ -72,9 +72,7 @@ password = "x"
 from_address = "{BOT_ADDRESS}"
 from_name = "市文明办材料收集"
 
-[storage]
-data_dir = "data"
-
+{storage_section()}
 [campaign]
 name = "2020年国庆主题宣传活动"
 slug = "nd-2020"

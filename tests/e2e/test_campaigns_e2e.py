@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.e2e.harness import BOT_ADDRESS, Setup, body_text, parse
+from tests.e2e.harness import BOT_ADDRESS, Setup, body_text, parse, storage_section
 from tests.e2e.servers import Dovecot, SmtpSink, append, dovecot_missing_reason, fetch_flags, list_uids
 from tests.fixtures import clients
 from tests.fixtures.files import make_docx, make_jpeg, make_pdf, make_zip
@@ -93,9 +93,7 @@ from_address = "{bot}"
 from_name = "市文明办材料收集"
 timeout_seconds = 20
 
-[storage]
-data_dir = "data"
-
+{storage}
 [[campaigns]]
 name = "2020年国际志愿者日主题宣传和实践活动"
 slug = "idv-2020"
@@ -216,7 +214,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 def run_scenario(directory: Path, dovecot: Dovecot, sink: SmtpSink) -> World:
     (directory / "units.csv").write_text(UNITS, encoding="utf-8")
     config = directory / "config.toml"
-    config.write_text(CONFIG.format(host=dovecot.host, port=dovecot.port, user=dovecot.user,
+    config.write_text(CONFIG.format(storage=storage_section(), host=dovecot.host, port=dovecot.port, user=dovecot.user,
                                     password=dovecot.password, smtp_host=sink.host, smtp_port=sink.port,
                                     bot=BOT_ADDRESS), encoding="utf-8")
     setup = Setup(directory, config, directory / "data", dovecot, sink)

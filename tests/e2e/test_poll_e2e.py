@@ -376,7 +376,11 @@ def test_a_mail_server_restarting_mid_run_is_reconnected_and_nothing_is_lost(set
         append(setup.dovecot, raw, when(12, 10))
     proc = subprocess.Popen([str(INTAKE), "--config", str(setup.config), "-v", "poll", "--once"], cwd=setup.dir,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(1.8)  # start-up takes about a second: the restart lands while messages are being fetched
+    # The restart lands while messages are being fetched: once the first one is archived, whatever the time
+    # start-up took (the schema, the database server).
+    deadline = time.monotonic() + 60
+    while not any((setup.data / "raw").rglob("*.eml")) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.02)
     setup.dovecot.restart()
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, out + err

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 import resource
 import socketserver
-import sqlite3
 import subprocess
 import threading
 import time
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import INTAKE, write_config
+from tests.e2e.harness import INTAKE, Setup, write_config
 from tests.e2e.servers import SmtpSink
 
 TIMEOUT = 2
@@ -142,7 +141,7 @@ def test_a_server_that_goes_silent_is_given_up_in_bounded_time(
     # ... and no spinning while waiting: the waits themselves cost no CPU.
     assert cpu < elapsed - attempts * TIMEOUT + 1, (cpu, elapsed)
     # Nothing stored: no message rows, and no file besides the database and the worker lock.
-    with sqlite3.connect(tmp_path / "data" / "intake.db") as db:
-        assert db.execute("SELECT count(*) FROM message").fetchone() == (0,)
+    assert Setup(tmp_path, config, tmp_path / "data", stub, smtp_sink).query(  # type: ignore[arg-type]
+        "SELECT count(*) FROM message") == [(0,)]
     files = {p.name for p in (tmp_path / "data").rglob("*") if p.is_file()}
     assert files - {"intake.db", "intake.db-wal", "intake.db-shm"} == {"intake.lock"}
