@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sqlite3
 import statistics
 import sys
 from dataclasses import dataclass, field
@@ -93,7 +92,7 @@ def pipeline_round(
     sink.clear()
     run = run_child([*(command or [str(INTAKE)]), "--config", str(config), "--now", NOW, "poll", "--once"], workdir)
     _check(run, "intake poll --once")
-    states = _states(workdir / "data" / "intake.db")
+    states = _states(config)
     if sum(states.values()) != expected:
         raise RuntimeError(f"intake recorded {sum(states.values())} of {expected} messages: {states}\n{run.stdout}")
     raw_bytes = _raw_total(dovecot)
@@ -121,9 +120,19 @@ def _check(run: ChildRun, what: str) -> None:
         raise RuntimeError(f"{what} exited {run.returncode}:\n{run.stdout}\n{run.stderr[-4000:]}")
 
 
-def _states(db: Path) -> dict[str, int]:
-    with sqlite3.connect(db) as conn:
-        return dict(conn.execute("SELECT state, count(*) FROM message GROUP BY state").fetchall())
+def _states(config: Path) -> dict[str, int]:
+    """Messages by ledger state, from the config's database (SQLite or PostgreSQL)."""
+    from sqlalchemy import create_engine, text
+
+    from bot.adapters.config_file import load_config
+
+    engine = create_engine(load_config(config).storage.database_url)
+    try:
+        with engine.connect() as connection:
+            return {state: count for state, count in
+                    connection.execute(text("SELECT state, count(*) FROM message GROUP BY state"))}
+    finally:
+        engine.dispose()
 
 
 
