@@ -1,6 +1,9 @@
-"""`intake db upgrade`: bring the database of a data folder made by an older release up to date, in place."""
+"""`intake db upgrade`: bring the database of a data folder made by an older release up to date, in place;
+`intake db copy --to URL`: copy it whole to another, empty database (SQLite to PostgreSQL)."""
 
 from __future__ import annotations
+
+from typing import Annotated
 
 import typer
 
@@ -33,3 +36,35 @@ def upgrade_cmd() -> None:
         lock.release()
     code = "schema_current" if before == now else "schema_upgraded"
     console.print(words(tx, code, before=before or "-", now=now))
+
+
+@db_app.command("copy")
+def copy_cmd(
+    to: Annotated[str, typer.Option("--to", help="The empty database to copy into, e.g. "
+                                                 "postgresql+psycopg://intake@db.example/intake")],
+) -> None:
+    """Copy every row of the data folder's database into an empty one (not while a worker runs); then point
+    storage.database_url at it. The data folder's files stay where they are."""
+    from sqlalchemy.exc import ArgumentError, OperationalError
+
+    from storage.copy import CopyRefused, copy_database
+
+    config = load()
+    tx = Templates(config.templates_dir)
+    lock = WorkerLock(config.storage.data_dir)
+    try:
+        lock.acquire()
+    except AlreadyRunning as exc:
+        console.print(words(tx, "already_running", pid=exc.holder), style="red")
+        raise typer.Exit(3) from exc
+    try:
+        source = make_engine(config.storage.database_url)
+        copied = copy_database(source, to)
+        source.dispose()
+    except (CopyRefused, OperationalError, ArgumentError) as exc:
+        console.print(words(tx, "db_copy_refused", error=str(exc).splitlines()[0]), style="red")
+        raise typer.Exit(2) from exc
+    finally:
+        lock.release()
+    console.print(words(tx, "db_copied", rows=copied.rows, tables=len(copied.tables),
+                        detail="、".join(f"{name} {count}" for name, count in copied.tables.items() if count)))
