@@ -267,7 +267,7 @@ class _Reader:
             copy_staff=self.get("schedule", "copy_staff", bool, False),
         )
 
-    def password(self, section: str) -> str:
+    def password(self, section: str, env_default: str | None = None) -> str:
         table = self.section(section)
         if "password" in table:
             return self.get(section, "password", str)
@@ -277,7 +277,7 @@ class _Reader:
                 return file.read_text(encoding="utf-8").strip()
             except OSError as exc:
                 raise ConfigError(f"{section}.password_file: cannot read {file}: {exc}") from exc
-        env_name = self.get(section, "password_env", str, f"INTAKE_{section.upper()}_PASSWORD")
+        env_name = self.get(section, "password_env", str, env_default or f"INTAKE_{section.upper()}_PASSWORD")
         return self.environ.get(env_name, "")
 
     def server(self, section: str, default_port: int) -> dict[str, Any]:
@@ -328,7 +328,24 @@ class _Reader:
         url = self.get("storage", "database_url", str, "")
         if not url:
             url = f"sqlite:///{data_dir / 'intake.db'}"
+        elif not url.startswith("sqlite"):
+            url = self.with_password(url)
         return StorageConfig(data_dir=data_dir, database_url=url)
+
+    def with_password(self, url: str) -> str:
+        """A database server's URL with its password from storage.password_file or the environment
+        (storage.password_env, default INTAKE_DATABASE_PASSWORD), as for IMAP, when the URL names none."""
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            parsed = make_url(url)
+        except ArgumentError as exc:
+            raise ConfigError(f"storage.database_url is not a database URL: {url!r}") from exc
+        if parsed.password is not None:
+            return url
+        password = self.password("storage", "INTAKE_DATABASE_PASSWORD")
+        return parsed.set(password=password).render_as_string(hide_password=False) if password else url
 
     def moment(self, section: str, key: str, tz: ZoneInfo) -> datetime:
         value = self.get(section, key, (datetime, date, str))

@@ -92,3 +92,20 @@ def test_the_consoles_section() -> None:
 def test_a_campaign_slug_may_not_name_a_folder_of_the_data_folder(slug: str) -> None:
     with pytest.raises(ConfigError, match="a folder the data folder keeps for itself"):
         parse_config(config_with("campaign", slug=slug), Path("/srv"), {})
+
+
+def test_a_database_servers_password_comes_from_the_environment_or_a_file(tmp_path: Path) -> None:
+    url = "postgresql+psycopg://intake@db.example:5432/intake"
+    plain = parse_config(config_with("storage", database_url=url), tmp_path, {})
+    assert plain.storage.database_url == url
+    from_env = parse_config(config_with("storage", database_url=url), tmp_path,
+                            {"INTAKE_DATABASE_PASSWORD": "p@ss:word/1"})
+    assert from_env.storage.database_url == "postgresql+psycopg://intake:p%40ss%3Aword%2F1@db.example:5432/intake"
+    (tmp_path / "db-password").write_text("from-file\n", encoding="utf-8")
+    from_file = parse_config(config_with("storage", database_url=url, password_file="db-password"), tmp_path, {})
+    assert from_file.storage.database_url == "postgresql+psycopg://intake:from-file@db.example:5432/intake"
+    given = parse_config(config_with("storage", database_url="postgresql+psycopg://a:b@h/d"), tmp_path,
+                         {"INTAKE_DATABASE_PASSWORD": "other"})
+    assert given.storage.database_url == "postgresql+psycopg://a:b@h/d"
+    with pytest.raises(ConfigError, match="not a database URL"):
+        parse_config(config_with("storage", database_url="not a url"), tmp_path, {})
