@@ -1,0 +1,90 @@
+"""The migrations on both databases: an empty database and a filled one at the previous schema upgrade to the
+latest, on SQLite and on a throwaway PostgreSQL cluster, every row kept and the schema that of the tables."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import text
+from sqlmodel import SQLModel
+
+from storage.db import make_engine
+from storage.schema import HEAD, SchemaOutOfDate, upgrade
+from tests.e2e.postgres import PostgresCluster, postgres_missing_reason
+
+PREVIOUS = "0003"
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[PostgresCluster]:
+    reason = postgres_missing_reason()
+    if reason is not None:
+        if os.environ.get("INTAKE_REQUIRE_E2E") == "1":
+            pytest.fail(f"INTAKE_REQUIRE_E2E=1 but {reason}", pytrace=False)
+        pytest.skip(reason)
+    found = PostgresCluster()
+    found.start()
+    try:
+        yield found
+    finally:
+        found.cleanup()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'intake.db'}"
+    return request.getfixturevalue("cluster").create_database("mig")
+
+
+def at_previous_schema(url: str) -> None:
+    """A database as the release before this one left it, with a message, its file, a reply and a campaign."""
+    from alembic import command
+
+    from storage.schema import _config
+
+    engine = make_engine(url, prepare=False)
+    with engine.begin() as connection:
+        command.upgrade(_config(connection), PREVIOUS)
+        connection.execute(text(
+            "INSERT INTO message (id, folder, uidvalidity, uid, key, state, attempts, disposition, received_at,"
+            " message_id, from_addr, subject, unit, match_how, late, reply_kind, marked, campaign)"
+            " VALUES (1, 'INBOX', 7, 1, 'k1', 'stored', 1, 'accepted', '2020-12-10 02:00:00', 'm1@x',"
+            " 'dc@example.cn', '东城区文明办报送材料', '东城区文明办', 'address', false, 'receipt', true,"
+            " 'idv-2020')"))
+        connection.execute(text(
+            "INSERT INTO item (id, message_row_id, unit, campaign, category, filename, path, source, size, sha256,"
+            " kind, reason, counted, already_stored, late, has_exif) VALUES (1, 1, '东城区文明办', 'idv-2020',"
+            " 'photo', '1.jpg', 'idv-2020/东城区文明办/photo/1.jpg', '', 1100000, 'ab', 'jpeg', 'type:jpeg',"
+            " true, false, false, true)"))
+    engine.dispose()
+
+
+def test_an_empty_database_upgrades_to_the_schema_of_the_tables(url: str) -> None:
+    engine = make_engine(url, prepare=False)
+    assert upgrade(engine) == (None, HEAD)
+    with engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), SQLModel.metadata) == []
+    engine.dispose()
+
+
+def test_a_filled_database_of_the_previous_schema_is_refused_then_upgraded_with_every_row(url: str) -> None:
+    at_previous_schema(url)
+    with pytest.raises(SchemaOutOfDate):
+        make_engine(url)
+    engine = make_engine(url, prepare=False)
+    assert upgrade(engine, "idv-2020") == (PREVIOUS, HEAD)
+    with engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), SQLModel.metadata) == []
+        assert connection.execute(text("SELECT id, subject, unit, campaign FROM message")).all() == [
+            (1, "东城区文明办报送材料", "东城区文明办", "idv-2020")]
+        assert connection.execute(text("SELECT id, path FROM item")).all() == [
+            (1, "idv-2020/东城区文明办/photo/1.jpg")]
+        assert connection.execute(text("SELECT count(*) FROM account")).scalar_one() == 0
+    engine.dispose()
+    make_engine(url).dispose()  # now opened as any command opens it
