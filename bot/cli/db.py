@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -17,17 +18,23 @@ db_app = typer.Typer(no_args_is_help=True, help="The database of the data folder
 app.add_typer(db_app, name="db")
 
 
-@db_app.command("upgrade")
-def upgrade_cmd() -> None:
-    """Upgrade the database schema to this release's, keeping every row (not while a worker runs)."""
-    config = load()
-    tx = Templates(config.templates_dir)
-    lock = WorkerLock(config.storage.data_dir)
+def folder_lock(data_dir: Path, tx: Templates) -> WorkerLock:
+    """The data folder's worker lock, or exit 3 saying who holds it: the database changes under no worker."""
+    lock = WorkerLock(data_dir)
     try:
         lock.acquire()
     except AlreadyRunning as exc:
         console.print(words(tx, "already_running", pid=exc.holder), style="red")
         raise typer.Exit(3) from exc
+    return lock
+
+
+@db_app.command("upgrade")
+def upgrade_cmd() -> None:
+    """Upgrade the database schema to this release's, keeping every row (not while a worker runs)."""
+    config = load()
+    tx = Templates(config.templates_dir)
+    lock = folder_lock(config.storage.data_dir, tx)
     try:
         engine = make_engine(config.storage.database_url, prepare=False)
         before, now = upgrade(engine, config.campaigns[0].slug if config.campaigns else None)
@@ -51,12 +58,7 @@ def copy_cmd(
 
     config = load()
     tx = Templates(config.templates_dir)
-    lock = WorkerLock(config.storage.data_dir)
-    try:
-        lock.acquire()
-    except AlreadyRunning as exc:
-        console.print(words(tx, "already_running", pid=exc.holder), style="red")
-        raise typer.Exit(3) from exc
+    lock = folder_lock(config.storage.data_dir, tx)
     try:
         source = make_engine(config.storage.database_url)
         copied = copy_database(source, to)

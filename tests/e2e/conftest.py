@@ -79,6 +79,23 @@ def test_database() -> Iterator[str]:
         cluster.cleanup()
 
 
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[PostgresCluster]:
+    """A throwaway PostgreSQL cluster of the module's own, whatever INTAKE_TEST_DATABASE says (for tests that
+    use both databases at once: migrations, moving SQLite to PostgreSQL)."""
+    reason = postgres_missing_reason()
+    if reason is not None:
+        if os.environ.get("INTAKE_REQUIRE_E2E") == "1":
+            pytest.fail(f"INTAKE_REQUIRE_E2E=1 but {reason}", pytrace=False)
+        pytest.skip(reason)
+    cluster = PostgresCluster()
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.cleanup()
+
+
 @pytest.fixture
 def smtp_sink() -> Iterator[SmtpSink]:
     """A running SMTP sink (`smtp_sink.host`, `smtp_sink.port`) that accepts any login."""

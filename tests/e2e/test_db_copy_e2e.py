@@ -4,32 +4,14 @@ database of a throwaway PostgreSQL cluster; then the same reports from both, and
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from sqlalchemy import create_engine
 from sqlalchemy import text as sql
 
 from tests.e2e.harness import INTAKE
-from tests.e2e.postgres import PostgresCluster, postgres_missing_reason
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[PostgresCluster]:
-    reason = postgres_missing_reason()
-    if reason is not None:
-        if os.environ.get("INTAKE_REQUIRE_E2E") == "1":
-            pytest.fail(f"INTAKE_REQUIRE_E2E=1 but {reason}", pytrace=False)
-        pytest.skip(reason)
-    found = PostgresCluster()
-    found.start()
-    try:
-        yield found
-    finally:
-        found.cleanup()
+from tests.e2e.postgres import PostgresCluster
 
 
 def intake(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -37,12 +19,12 @@ def intake(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
                           timeout=300, cwd=config.parent)
 
 
-def test_a_sqlite_data_folder_moves_to_postgresql_whole(tmp_path: Path, cluster: PostgresCluster) -> None:
+def test_a_sqlite_data_folder_moves_to_postgresql_whole(tmp_path: Path, postgres: PostgresCluster) -> None:
     assert subprocess.run([str(INTAKE), "demo", "--out", str(tmp_path / "demo")], capture_output=True,
                           timeout=300).returncode == 0
     sqlite_config = tmp_path / "demo" / "console.toml"
     before = json.loads(intake(sqlite_config, "status", "--json").stdout)
-    url = cluster.create_database("copy")
+    url = postgres.create_database("copy")
 
     copied = intake(sqlite_config, "db", "copy", "--to", url)
     assert copied.returncode == 0, copied.stdout + copied.stderr

@@ -3,8 +3,6 @@ latest, on SQLite and on a throwaway PostgreSQL cluster, every row kept and the 
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,31 +13,15 @@ from sqlmodel import SQLModel
 
 from storage.db import make_engine
 from storage.schema import HEAD, SchemaOutOfDate, upgrade
-from tests.e2e.postgres import PostgresCluster, postgres_missing_reason
 
 PREVIOUS = "0003"
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[PostgresCluster]:
-    reason = postgres_missing_reason()
-    if reason is not None:
-        if os.environ.get("INTAKE_REQUIRE_E2E") == "1":
-            pytest.fail(f"INTAKE_REQUIRE_E2E=1 but {reason}", pytrace=False)
-        pytest.skip(reason)
-    found = PostgresCluster()
-    found.start()
-    try:
-        yield found
-    finally:
-        found.cleanup()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'intake.db'}"
-    return request.getfixturevalue("cluster").create_database("mig")
+    return request.getfixturevalue("postgres").create_database("mig")
 
 
 def at_previous_schema(url: str) -> None:
