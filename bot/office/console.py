@@ -43,7 +43,7 @@ def unit_files(engine: Engine, slug: str, unit: str, tz: tzinfo) -> list[dict[st
     return [{"id": item.id, "name": item.filename, "source": item.source, "category": item.category,
              "reason": item.reason, "size": item.size, "kind": item.kind, "counted": item.counted,
              "already_stored": item.already_stored, "late": item.late, "width": item.width, "height": item.height,
-             "has_exif": item.has_exif, "title": item.title, "stored": item.path is not None,
+             "has_exif": item.has_exif, "title": item.title, "stored": item.path is not None, "path": item.path,
              "message": item.message_row_id, "subject": subject or "", "received_at": _local(received_at, tz),
              "sender": sender or ""}
             for item, subject, received_at, sender in rows]

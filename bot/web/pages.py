@@ -49,10 +49,9 @@ def routes(console: Console) -> list[Route]:
         files = queries.unit_files(application.engine, campaign.slug, unit.name, campaign.timezone)
         previews = console.previews
         for entry in files:
-            stored = queries.stored_file(application.engine, entry["id"]) if entry["stored"] else None
-            entry["photo"] = previews.facts(stored.path) if stored and entry["category"] == "photo" else None
-            entry["preview"] = (previews.document(stored.path, stored.kind)
-                                if stored and entry["category"] != "photo" else None)
+            path = entry["path"]
+            entry["photo"] = previews.facts(path) if path and entry["category"] == "photo" else None
+            entry["preview"] = previews.document(path, entry["kind"]) if path and entry["category"] != "photo" else None
         events = [{"at": e["at"].astimezone(campaign.timezone) if e["at"] else None, "text": event_text(e)}
                   for e in history(application.engine, unit.name)]
         return console.render(request, "unit.html", user, campaign=campaign, unit=unit, state=state, files=files,
