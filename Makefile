@@ -38,11 +38,11 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $@
 
 # Every test on SQLite, then the end-to-end suite again on PostgreSQL (two at a time: each waits on its
-# servers more than on the CPU).
+# servers more than on the CPU), less the tests marked any_database.
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
-	INTAKE_TEST_DATABASE=postgresql $(BIN)/pytest -q -n 2 tests/e2e
+	INTAKE_TEST_DATABASE=postgresql $(BIN)/pytest -q -n 2 -m "not any_database" tests/e2e
 
 # The long fuzz run: at least 10,000 generated and mutated messages through the pure pipeline.
 fuzz: install-python

@@ -7,11 +7,14 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine
 from sqlalchemy import text as sql
 
 from tests.e2e.harness import INTAKE
 from tests.e2e.postgres import PostgresCluster
+
+pytestmark = pytest.mark.any_database  # runs once, in the SQLite pass: see pyproject.toml
 
 
 def intake(config: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -16,6 +16,8 @@ from tests.e2e.servers import Dovecot, append
 from tests.fixtures import clients
 from tests.fixtures.files import make_jpeg
 
+pytestmark = pytest.mark.any_database  # runs once, in the SQLite pass: see pyproject.toml
+
 RECEIVED = datetime(2020, 12, 10, 10, tzinfo=ZoneInfo("Asia/Shanghai"))
 
 

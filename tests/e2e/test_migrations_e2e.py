@@ -14,6 +14,8 @@ from sqlmodel import SQLModel
 from storage.db import make_engine
 from storage.schema import HEAD, SchemaOutOfDate, upgrade
 
+pytestmark = pytest.mark.any_database  # runs once, in the SQLite pass: see pyproject.toml
+
 PREVIOUS = "0003"
 
 

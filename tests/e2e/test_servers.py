@@ -21,6 +21,8 @@ from tests.e2e.servers import (
     uidvalidity,
 )
 
+pytestmark = pytest.mark.any_database  # runs once, in the SQLite pass: see pyproject.toml
+
 BEIJING = timezone(timedelta(hours=8))
 BRIEF = "Subject: =?UTF-8?B?566A5oql?=\r\nFrom: unit@example.cn\r\n\r\n\xbc\xf2\xb1\xa8\r\n".encode("latin-1")
 PHOTO = b"Subject: photo\r\nFrom: other@example.cn\r\n\r\n" + bytes(range(32, 127)) * 100 + b"\r\n"

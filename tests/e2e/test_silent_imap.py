@@ -22,6 +22,8 @@ import pytest
 from tests.e2e.harness import INTAKE, Setup, write_config
 from tests.e2e.servers import SmtpSink
 
+pytestmark = pytest.mark.any_database  # runs once, in the SQLite pass: see pyproject.toml
+
 TIMEOUT = 2
 RETRY_DELAYS = (0.2,)
 

@@ -14,6 +14,8 @@ from tests.e2e.servers import Dovecot, SmtpSink, append
 from tests.e2e.test_poll_e2e import MAILS, TO
 from tests.e2e.tls import Certificates, make_certificates
 
+pytestmark = pytest.mark.any_database  # runs once, in the SQLite pass: see pyproject.toml
+
 
 @pytest.fixture
 def certs() -> Iterator[Certificates]:

@@ -14,6 +14,8 @@ import pytest
 from tests.e2e.harness import INTAKE, write_config
 from tests.e2e.servers import SmtpSink
 
+pytestmark = pytest.mark.any_database  # runs once, in the SQLite pass: see pyproject.toml
+
 
 class _Unsafe163(socketserver.StreamRequestHandler):
     def handle(self) -> None:
