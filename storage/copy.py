@@ -15,7 +15,13 @@ BATCH = 500
 
 
 class CopyRefused(RuntimeError):
-    """The target is not an empty database, or the copy does not match the source."""
+    """The target is not an empty database (`code` "not_empty"), or a table's count differs after the copy
+    ("count_differs"); `params` name the table and the counts for the staff's words."""
+
+    def __init__(self, code: str, **params: object) -> None:
+        super().__init__(f"{code}: {params}")
+        self.code = code
+        self.params = params
 
 
 @dataclass(frozen=True)
@@ -36,7 +42,7 @@ def copy_database(source: Engine, target_url: str) -> Copied:
         with target.connect() as connection:
             for table in tables:
                 if connection.execute(select(func.count()).select_from(table)).scalar_one():
-                    raise CopyRefused(f"the target database is not empty (table {table.name} has rows)")
+                    raise CopyRefused("not_empty", table=table.name)
         copied: dict[str, int] = {}
         with source.connect() as reading, target.begin() as writing:
             for table in tables:
@@ -58,7 +64,7 @@ def copy_database(source: Engine, target_url: str) -> Copied:
             for table in tables:
                 found = connection.execute(select(func.count()).select_from(table)).scalar_one()
                 if found != copied[table.name]:
-                    raise CopyRefused(f"table {table.name}: {found} rows in the target, {copied[table.name]} copied")
+                    raise CopyRefused("count_differs", table=table.name, found=found, copied=copied[table.name])
         return Copied(copied)
     finally:
         target.dispose()

@@ -63,7 +63,10 @@ def copy_cmd(
         source = make_engine(config.storage.database_url)
         copied = copy_database(source, to)
         source.dispose()
-    except (CopyRefused, OperationalError, ArgumentError) as exc:
+    except CopyRefused as exc:
+        console.print(words(tx, f"db_copy_{exc.code}", **exc.params), style="red")
+        raise typer.Exit(2) from exc
+    except (OperationalError, ArgumentError) as exc:
         console.print(words(tx, "db_copy_refused", error=str(exc).splitlines()[0]), style="red")
         raise typer.Exit(2) from exc
     finally:

@@ -43,7 +43,10 @@ def test_a_sqlite_data_folder_moves_to_postgresql_whole(tmp_path: Path, postgres
 
     # The copy refuses a database that is not empty, and new rows continue after the copied ids.
     again = intake(sqlite_config, "db", "copy", "--to", url)
-    assert again.returncode == 2 and "未复制：the target database is not empty" in again.stdout
+    assert again.returncode == 2 and "未复制：目标数据库不是空的" in again.stdout
+    nowhere = intake(sqlite_config, "db", "copy", "--to", "postgresql+psycopg://intake@127.0.0.1:1/none")
+    assert nowhere.returncode == 2 and "未复制：无法连接或打开目标数据库" in nowhere.stdout
+    assert "Traceback" not in nowhere.stdout + nowhere.stderr
     imported = subprocess.run([str(INTAKE), "--config", str(pg_config), "users", "add", "zhao",
                                "--password-stdin"], input="a long enough password\n", text=True,
                               capture_output=True, timeout=120, cwd=pg_config.parent)
