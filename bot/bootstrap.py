@@ -9,7 +9,7 @@ import functools
 import logging
 import ssl
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -60,10 +60,13 @@ class App:
     def intake(self) -> Intake:
         """The pipeline's shell, built on first use."""
         if self._intake is None:
-            from bot.office.intake.shell import Intake
+            from bot.office.intake.ledger import Claimant
+            from bot.office.intake.shell import Intake, worker_name
 
+            storage = self.config.storage
+            claimant = Claimant(worker_name(), timedelta(seconds=storage.claim_lease_seconds), not storage.shared)
             self._intake = Intake(self.context(), self.engine, self.store, self.templates, self.identity,
-                                  self.config.replies)
+                                  self.config.replies, claimant)
         return self._intake
 
     def context(self) -> Context:
@@ -131,11 +134,14 @@ class App:
             return FlushReport()
         return flush_outbox(self.engine, self.mailer(), self.identity.address, now)
 
-    def sweep(self) -> list[str]:
-        """Start-up: remove stored files no row refers to."""
+    def sweep(self, now: datetime) -> list[str]:
+        """Start-up: remove stored files no row refers to. Beside other workers (a shared database), only
+        files older than a claim's lease: a younger one may be another worker's, not yet committed."""
         from bot.office.sweep import sweep_unreferenced
 
-        return sweep_unreferenced(self.engine, self.store, [c.slug for c in self.campaigns])
+        storage = self.config.storage
+        before = now - timedelta(seconds=storage.claim_lease_seconds) if storage.shared else None
+        return sweep_unreferenced(self.engine, self.store, [c.slug for c in self.campaigns], before)
 
     def mailbox(self) -> ImapMailbox:
         from bot.adapters.mailbox import ImapMailbox

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select, event, select
+from sqlalchemy import Select, event, select, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -51,6 +51,13 @@ def database_exists(url: str) -> bool:
 
 def session(engine: Engine) -> Session:
     return Session(engine, expire_on_commit=False)
+
+
+def advisory_lock(s: Session, name: str) -> None:
+    """Hold the lock called `name` until the session's transaction ends, across processes and machines: a
+    PostgreSQL advisory lock. SQLite needs none: one worker, and one writer at a time."""
+    if s.get_bind().dialect.name == "postgresql":
+        s.connection().execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"), {"name": name})
 
 
 def plain(table: type[SQLModel], *only: str) -> Select[Any]:

@@ -7,6 +7,7 @@ import os
 import re
 import unicodedata
 from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path, PurePosixPath
 
 RESERVED_WINDOWS = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
@@ -87,25 +88,35 @@ class FileStore:
                 write_atomic(path, payload)
                 return relative
             if path.stat().st_size == len(payload) and sha256_hex(path.read_bytes()) == sha256:
+                os.utime(path)  # placed again: young, so a sweep beside other workers spares it
                 return relative
         raise OSError(f"too many files named {base!r} in {directory}")
 
-    def sweep(self, top: str, referenced: set[str]) -> list[str]:
-        """Remove temporary files and files no row refers to under `top` (a crash leftover)."""
+    def sweep(self, top: str, referenced: set[str], before: datetime | None = None) -> list[str]:
+        """Remove temporary files and files no row refers to under `top` (a crash leftover); with `before`,
+        only those last written (or placed again) before it."""
         removed: list[str] = []
         base = self.absolute(top)
-        if not base.exists():
-            return removed
-        for path in sorted(base.rglob("*")):
-            if not path.is_file():
-                continue
-            relative = str(path.relative_to(self.root).as_posix())
-            if path.name.startswith(TMP_PREFIX) or relative not in referenced:
-                path.unlink()
-                removed.append(relative)
+        cutoff = before.timestamp() if before is not None else None
+
+        def old(path: Path) -> bool:
+            try:
+                return cutoff is None or path.stat().st_mtime < cutoff
+            except FileNotFoundError:
+                return False
+
+        if base.exists():
+            for path in sorted(base.rglob("*")):
+                if not path.is_file():
+                    continue
+                relative = str(path.relative_to(self.root).as_posix())
+                if (path.name.startswith(TMP_PREFIX) or relative not in referenced) and old(path):
+                    path.unlink(missing_ok=True)
+                    removed.append(relative)
         for raw_tmp in (self.root / "raw").rglob(f"{TMP_PREFIX}*") if (self.root / "raw").exists() else ():
-            raw_tmp.unlink()
-            removed.append(str(raw_tmp.relative_to(self.root).as_posix()))
+            if old(raw_tmp):
+                raw_tmp.unlink(missing_ok=True)
+                removed.append(str(raw_tmp.relative_to(self.root).as_posix()))
         return removed
 
 

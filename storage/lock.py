@@ -1,4 +1,5 @@
-"""One worker at a time: `run`, `poll` and `import` hold an exclusive lock on the data folder.
+"""One worker at a time on a SQLite database: `run`, `poll` and `import` hold an exclusive lock on the data
+folder. Workers sharing a database server take no lock (`shared`): claims in the database keep them apart.
 
 The lock is an OS file lock (flock): it is released when the process ends, however it ends, so a
 killed worker never leaves a stale lock behind. Staff commands (status, export) do not take it.
@@ -21,11 +22,14 @@ class AlreadyRunning(RuntimeError):
 
 
 class WorkerLock:
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, shared: bool = False) -> None:
         self.path = data_dir / "intake.lock"
         self.fd: int | None = None
+        self.shared = shared
 
     def acquire(self) -> None:
+        if self.shared:
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:

@@ -23,7 +23,7 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 BASELINE = "0001"  # the schema of the releases before versioning
 # The latest migration in MIGRATIONS/versions (tests/unit/test_schema.py checks it). Kept here so that opening
 # an up-to-date database, what every command does, reads one row and imports nothing of Alembic.
-HEAD = "0004"
+HEAD = "0005"
 
 
 class SchemaOutOfDate(RuntimeError):

@@ -76,6 +76,8 @@ class MessageRow(SQLModel, table=True):
     duplicate_of: int | None = None
     marked: bool = False  # flagged or moved on the server
     error: str | None = None
+    worker: str | None = None  # the worker that holds (or last held) the claim: "host:pid"
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)  # a claim past this may be taken over
     created_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     updated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 

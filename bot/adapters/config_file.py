@@ -71,6 +71,15 @@ class SmtpConfig(ServerConfig):
 class StorageConfig:
     data_dir: Path
     database_url: str
+    # Several workers may share a database server (not SQLite): a claimed message whose worker has not
+    # finished it within this many seconds is taken over by another, and the start-up sweep spares files
+    # younger than this (another worker may be writing them).
+    claim_lease_seconds: int = 600
+
+    @property
+    def shared(self) -> bool:
+        """Whether several workers may run at once on this database (a server, not a SQLite file)."""
+        return not self.database_url.startswith("sqlite")
 
 
 @dataclass(frozen=True)
@@ -330,7 +339,10 @@ class _Reader:
             url = f"sqlite:///{data_dir / 'intake.db'}"
         elif not url.startswith("sqlite"):
             url = self.with_password(url)
-        return StorageConfig(data_dir=data_dir, database_url=url)
+        lease = self.positive_int("storage", "claim_lease_seconds", StorageConfig.claim_lease_seconds)
+        if lease < 1:
+            raise ConfigError("storage.claim_lease_seconds must be at least 1")
+        return StorageConfig(data_dir=data_dir, database_url=url, claim_lease_seconds=lease)
 
     def with_password(self, url: str) -> str:
         """A database server's URL with its password from storage.password_file or the environment

@@ -131,7 +131,7 @@ class ImapMailbox:
         return Fetched(uid, bytes(item[b"BODY[]"]), item[b"INTERNALDATE"])
 
     def message_ids(self, uids: list[int]) -> dict[int, bytes]:
-        """The Message-ID header lines of many messages at once (cheap resynchronisation)."""
+        """The Message-ID header lines of many messages at once: the keys of their claims, cheaply."""
         result: dict[int, bytes] = {}
         client = self._client()
         for start in range(0, len(uids), FETCH_BATCH):

@@ -106,9 +106,11 @@ def open_app(config: Config | None = None) -> App:
 
 
 def worker_lock(application: App, section: str = "cli", refused: str = "already_running") -> WorkerLock | None:
-    """The data folder's worker lock (two workers must never process the same mailbox, nor two flushers send
-    one row), or None after saying, in the catalogue's words ([section] refused), that another holds it."""
-    lock = WorkerLock(application.config.storage.data_dir)
+    """The data folder's worker lock (one worker on a SQLite database), or None after saying, in the
+    catalogue's words ([section] refused), that another holds it. On a database server several workers may
+    run at once: the ledger's claims, the outbox's leases and the reminder ledger keep them apart, and the
+    lock is not taken."""
+    lock = WorkerLock(application.config.storage.data_dir, shared=application.config.storage.shared)
     try:
         lock.acquire()
     except AlreadyRunning as exc:
@@ -118,7 +120,7 @@ def worker_lock(application: App, section: str = "cli", refused: str = "already_
 
 
 def worker_lock_or_exit(application: App) -> WorkerLock:
-    """The worker lock, or exit 3: `run`, `poll` and `import` must not run beside a worker."""
+    """The worker lock, or exit 3: on SQLite, `run`, `poll` and `import` must not run beside a worker."""
     lock = worker_lock(application)
     if lock is None:
         raise typer.Exit(3)

@@ -30,7 +30,7 @@ def run() -> None:
         console.print(words(tx, "run_started", seconds=application.config.poll_interval_seconds))
 
     try:
-        application.sweep()
+        application.sweep(state.clock())
         run_worker(application, state.clock, started)
     finally:
         lock.release()
@@ -47,7 +47,7 @@ def poll(once: Annotated[bool, typer.Option("--once", help="One cycle, then exit
         return
     application = open_app()
     with worker_lock_or_exit(application):
-        application.sweep()
+        application.sweep(state.clock())
         report = poll_and_flush(application, state.clock)
     p = report.poll
     console.print(words(
@@ -110,7 +110,8 @@ def import_messages(application: App, files: list[Path], fixed: datetime | None,
         for _label, raw in read_messages(path):
             when = fixed or parse_mail(raw).date or clock()
             source = Source(f"import:{sha256_hex(raw)[:32]}", 0, 0)
-            states.append(application.intake.process(raw, when, source, clock()).state)
+            result = application.intake.process(raw, when, source, clock())
+            states.append(result.state if result is not None else "claimed")  # another worker's, at this moment
     return states
 
 

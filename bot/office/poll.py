@@ -1,4 +1,6 @@
-"""One polling cycle: read new mail above the cursor, process each message, mark it, advance."""
+"""One polling cycle: read new mail above the cursor, claim each message, read and process it, mark it,
+advance. Several workers may poll one mailbox at once on a shared database: each message is claimed by one
+(bot/office/intake/ledger.py), the others pass over it."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from sqlmodel import select
 
 from bot.adapters.config_file import ImapConfig
 from bot.adapters.mailbox import FolderState, ImapMailbox, MailboxError
-from bot.office.intake.ledger import Result, Source, header_message_id, ledger_key, save_cursor
+from bot.office.intake.ledger import Result, Source, header_message_id, ledger_key, provisional_key, save_cursor
 from bot.office.intake.shell import Intake
 from storage import tables as t
 from storage.db import session
@@ -74,14 +76,24 @@ def poll_folder(
     else:
         uids = box.uids_after(cursor.last_uid)
         mark_left_unmarked(box, engine, folder)
+    heads = box.message_ids(uids) if uids else {}
     for uid in uids:
+        # Claimed before its bytes are read: of several workers on one database, one reads each message.
+        source = Source(folder.name, folder.uidvalidity, uid, in_mailbox=True)
+        claim = intake.claim(source, header_key(heads.get(uid, b"")) or provisional_key(source), clock())
+        if claim.row is None:  # done before (marked if it was left unmarked), or another worker's
+            if claim.done is not None and claim.done.campaign:
+                mark(box, engine, claim.done.row_id, uid)
+            continue
         fetched = box.fetch(uid)
-        if fetched is None:
+        if fetched is None:  # gone from the server meanwhile
+            intake.release(claim)
             continue
         report.fetched += 1
         # The message's last commit also moves the cursor past it (bot/office/intake/ledger.py).
-        source = Source(folder.name, folder.uidvalidity, uid, in_mailbox=True)
-        result = intake.process(fetched.raw, fetched.internaldate, source, clock())
+        result = intake.process(fetched.raw, fetched.internaldate, source, clock(), claim)
+        if result is None:  # taken over by another worker
+            continue
         report.results.append(result)
         if result.campaign:
             mark(box, engine, result.row_id, uid)

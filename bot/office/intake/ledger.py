@@ -1,8 +1,14 @@
 """The ledger: one row per message seen, claimed before any work, and the mailbox cursor beside it.
 
-A row moves claimed → stored (or unrelated, duplicate, failed). The cursor of an IMAP folder advances in
-the transaction that ends a message's row, so a run killed before that commit sees the message again and
-finds its claimed row (its attempt is counted), and a run killed after it never reads the message again.
+A row moves claimed → stored (or unrelated, duplicate, failed). A claim names its worker and holds until
+`lease_until`: several workers on one database server insert the row for a message (the unique source
+decides who has it) or take over a claim whose lease has run out; a worker alone on a SQLite data folder
+(its lock) takes over every claimed row at once, since only a killed run can have left it. The transaction
+that ends a claim checks it still holds it, so a message is finished once however many workers tried.
+
+The cursor of an IMAP folder advances in that transaction, never past a message still claimed: a run
+killed before that commit leaves its claim above the cursor, where the next poll finds it (its attempt is
+counted), and a run killed after it never reads the message again.
 """
 
 from __future__ import annotations
@@ -11,9 +17,12 @@ import email.parser
 import hashlib
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlmodel import Session, select
+from sqlalchemy import case, func, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
 
 from bot.core.mail.parse import parse_mail
 from bot.core.model import Mail
@@ -32,6 +41,16 @@ class Source:
     uidvalidity: int = 0
     uid: int | None = None
     in_mailbox: bool = False  # an IMAP folder: its cursor advances with the message
+
+
+@dataclass(frozen=True)
+class Claimant:
+    """Who claims ledger rows: this process's name, how long its claims hold, and whether it works alone
+    (the data folder's lock held: every claimed row it finds is then a dead run's)."""
+
+    name: str
+    lease: timedelta
+    alone: bool = True
 
 
 @dataclass(frozen=True)
@@ -77,13 +96,58 @@ def find(s: Session, source: Source) -> t.MessageRow | None:
     )).first()
 
 
-def claim(s: Session, source: Source, key: str, now: datetime) -> t.MessageRow:
-    """The row for a message not yet analysed: where it is and its key, nothing of its content."""
+def provisional_key(source: Source) -> str:
+    """The key of a claim taken before the message's bytes are known (it has no Message-ID)."""
+    return hashlib.sha256(f"uid:{source.folder}:{source.uidvalidity}:{source.uid}".encode()).hexdigest()
+
+
+def claim(s: Session, source: Source, key: str, now: datetime, who: Claimant) -> t.MessageRow | None:
+    """The row for a message not yet analysed: where it is and its key, nothing of its content; None when
+    another worker inserted the row first."""
     row = t.MessageRow(folder=source.folder, uidvalidity=source.uidvalidity, uid=source.uid, key=key,
-                       state=t.CLAIMED, attempts=1, created_at=now, updated_at=now)
+                       state=t.CLAIMED, attempts=1, created_at=now, updated_at=now, worker=who.name,
+                       lease_until=now + who.lease)
     s.add(row)
-    s.commit()
+    try:
+        s.commit()
+    except IntegrityError:  # the unique source: another worker claimed it between our look and our insert
+        s.rollback()
+        return None
     return row
+
+
+def take_over(s: Session, row: t.MessageRow, now: datetime, who: Claimant) -> bool:
+    """Take a claimed row whose worker is gone: at once when working alone, else once its lease has run
+    out. One conditional update, so of several workers trying at once exactly one succeeds; the attempt
+    is counted."""
+    condition = [t.MessageRow.id == row.id, t.MessageRow.state == t.CLAIMED]
+    if not who.alone:
+        condition.append(col(t.MessageRow.lease_until).is_(None) | (col(t.MessageRow.lease_until) < now))
+    done = s.exec(update(t.MessageRow).where(*condition).values(  # type: ignore[call-overload]
+        attempts=t.MessageRow.attempts + 1, worker=who.name, lease_until=now + who.lease, updated_at=now))
+    s.commit()
+    if done.rowcount != 1:
+        return False
+    s.refresh(row)
+    return True
+
+
+def holds(s: Session, row: t.MessageRow, who: Claimant | None) -> bool:
+    """In the transaction that ends a claim: whether this worker still holds it (nobody took it over). The
+    row stays locked to the end of the transaction, so a takeover waits and then finds it done."""
+    if who is None or who.alone:
+        return True
+    with s.no_autoflush:
+        done = s.exec(update(t.MessageRow).where(  # type: ignore[call-overload]
+            t.MessageRow.id == row.id, t.MessageRow.worker == who.name).values(lease_until=None))
+    return bool(done.rowcount == 1)
+
+
+def abandon(s: Session, row: t.MessageRow, who: Claimant) -> None:
+    """Drop a claim whose message is gone from the server before it was read."""
+    s.exec(t.MessageRow.__table__.delete().where(  # type: ignore[attr-defined]
+        t.MessageRow.id == row.id, t.MessageRow.state == t.CLAIMED, t.MessageRow.worker == who.name))
+    s.commit()
 
 
 def earlier_campaign_row(s: Session, key: str, row_id: int) -> t.MessageRow | None:
@@ -120,50 +184,74 @@ def archive(row: t.MessageRow, raw: bytes, store: FileStore) -> None:
 
 
 def advance_cursor(s: Session, source: Source) -> None:
-    """In the caller's transaction: the folder's cursor passes this message."""
+    """In the caller's transaction: the folder's cursor passes every message seen, up to the first one
+    another worker still holds."""
     if not source.in_mailbox or source.uid is None:
         return
-    save_cursor(s, source.folder, source.uidvalidity, source.uid)
+    s.flush()
+    seen = s.exec(select(func.max(t.MessageRow.uid)).where(
+        t.MessageRow.folder == source.folder, t.MessageRow.uidvalidity == source.uidvalidity)).one()
+    save_cursor(s, source.folder, source.uidvalidity, max(seen or 0, source.uid))
 
 
 def save_cursor(s: Session, folder: str, uidvalidity: int, last_uid: int) -> None:
-    """The cursor of `folder` at `last_uid` (never backwards within one UIDVALIDITY); not committed."""
-    row = s.get(t.CursorRow, folder)
-    if row is None:
-        row = t.CursorRow(folder=folder, uidvalidity=uidvalidity, last_uid=last_uid)
-    else:
-        keep = row.last_uid if row.uidvalidity == uidvalidity else 0
-        row.uidvalidity, row.last_uid = uidvalidity, max(last_uid, keep)
-    s.add(row)
+    """The cursor of `folder` up to `last_uid` but below any message still claimed there, never backwards
+    within one UIDVALIDITY; not committed. Atomic in the database, so workers finishing at once keep the
+    highest."""
+    s.flush()
+    held = s.exec(select(func.min(t.MessageRow.uid)).where(
+        t.MessageRow.folder == folder, t.MessageRow.uidvalidity == uidvalidity,
+        t.MessageRow.state == t.CLAIMED)).one()
+    if held is not None:
+        last_uid = min(last_uid, held - 1)
+    dialect = postgresql if s.get_bind().dialect.name == "postgresql" else sqlite
+    table = t.CursorRow.__table__  # type: ignore[attr-defined]
+    s.exec(dialect.insert(table).values(folder=folder, uidvalidity=uidvalidity, last_uid=max(last_uid, 0))
+           .on_conflict_do_nothing(index_elements=["folder"]))
+    cursor = t.CursorRow
+    s.exec(update(cursor).where(cursor.folder == folder).values(  # type: ignore[call-overload]
+        last_uid=case((cursor.uidvalidity != uidvalidity, max(last_uid, 0)),
+                      (cursor.last_uid < last_uid, last_uid), else_=cursor.last_uid),
+        uidvalidity=uidvalidity))
 
 
-def finish(s: Session, row: t.MessageRow, source: Source, now: datetime) -> Result:
-    """Commit the row's final state and move the folder's cursor past it, in one transaction."""
+class LostClaim(RuntimeError):
+    """Another worker took the message over (this one outlived its lease): its work is rolled back."""
+
+
+def finish(s: Session, row: t.MessageRow, source: Source, now: datetime, who: Claimant | None = None) -> Result:
+    """Commit the row's final state and move the folder's cursor past it, in one transaction; with `who`,
+    only while that worker still holds the claim (else roll back and raise LostClaim)."""
+    if not holds(s, row, who):
+        s.rollback()
+        raise LostClaim(f"message {row.id} was taken over by another worker")
     row.updated_at = now
+    row.lease_until = None
     s.add(row)
     advance_cursor(s, source)
     s.commit()
     return result_of(row)
 
 
-def record_unrelated(s: Session, row: t.MessageRow, source: Source, now: datetime) -> Result:
+def record_unrelated(s: Session, row: t.MessageRow, source: Source, now: datetime,
+                     who: Claimant | None = None) -> Result:
     """Not campaign mail: the row keeps only the fact that it was seen."""
     row.state = t.UNRELATED
-    return finish(s, row, source, now)
+    return finish(s, row, source, now, who)
 
 
 def record_duplicate(s: Session, row: t.MessageRow, source: Source, analysis: Analysis, raw: bytes,
-                     original: t.MessageRow, store: FileStore, now: datetime) -> Result:
+                     original: t.MessageRow, store: FileStore, now: datetime, who: Claimant | None = None) -> Result:
     describe_match(row, analysis)
     archive(row, raw, store)
     row.state = t.DUPLICATE
     row.disposition = "duplicate"
     row.duplicate_of = original.id
-    return finish(s, row, source, now)
+    return finish(s, row, source, now, who)
 
 
 def set_aside(s: Session, row: t.MessageRow, source: Source, raw: bytes, received_at: datetime, store: FileStore,
-              error: str, now: datetime) -> Result:
+              error: str, now: datetime, who: Claimant | None = None) -> Result:
     """A message that could not be analysed (it raised, or its processing was interrupted
     `limits.max_attempts` times): failed, for staff. Its raw bytes are archived and its headers describe it,
     so a person can find it, and `intake reprocess` can try again after a fix."""
@@ -172,12 +260,13 @@ def set_aside(s: Session, row: t.MessageRow, source: Source, raw: bytes, receive
         describe(row, head, received_at)
     if row.raw_path is None:
         archive(row, raw, store)
-    return fail(s, row, source, error, now)
+    return fail(s, row, source, error, now, who)
 
 
-def fail(s: Session, row: t.MessageRow, source: Source, error: str, now: datetime) -> Result:
+def fail(s: Session, row: t.MessageRow, source: Source, error: str, now: datetime,
+         who: Claimant | None = None) -> Result:
     row.state = t.FAILED
     row.disposition = t.NEEDS_ATTENTION
     row.review = "failed"
     row.error = error
-    return finish(s, row, source, now)
+    return finish(s, row, source, now, who)

@@ -1,9 +1,10 @@
-"""The imperative shell around one message. `Intake.process` reads top to bottom as the crash-safe order:
+"""The imperative shell around one message. `Intake.claim` then `Intake.process` read top to bottom as the
+crash-safe order:
 
-  claim the ledger row (headers only) → analyse (the pure steps) → unrelated? keep only that it was seen
-  → a duplicate delivery? record it → archive the raw bytes → write files idempotently → one transaction:
-  items, problems, the outbox row of the reply, the ledger state and the folder's cursor → (the caller
-  marks the message on the server).
+  claim the ledger row (from the headers, before the body is read) → analyse (the pure steps) → unrelated?
+  keep only that it was seen → a duplicate delivery? record it → archive the raw bytes → write files
+  idempotently → one transaction, while the claim is still ours: items, problems, the outbox row of the
+  reply, the ledger state and the folder's cursor → (the caller marks the message on the server).
 
 A message that raises while analysed is failed for staff; one that kills the process while analysed is
 counted at each try and set aside after `limits.max_attempts` tries, so it never blocks the mailbox.
@@ -12,8 +13,11 @@ counted at each try and set aside after `limits.max_attempts` tries, so it never
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import traceback
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, delete, select
@@ -26,61 +30,111 @@ from bot.core.settings import ReplyLimits
 from bot.office.intake import ledger
 from bot.office.intake.bounces import record_bounce
 from bot.office.intake.filing import place_files, record_question, unit_state, write_items
-from bot.office.intake.ledger import Result, Source
+from bot.office.intake.ledger import Claimant, Result, Source
 from bot.office.intake.replies import Replier
 from bot.office.intake.reply_policy import ReplyPolicy
 from storage import tables as t
-from storage.db import session
+from storage.db import advisory_lock, session
 from storage.files import FileStore
 
 log = logging.getLogger(__name__)
 
 
+def worker_name() -> str:
+    """This process as a claim names it."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What `Intake.claim` found: a row this worker now holds, or one finished before (`done`), or neither
+    (another worker holds it)."""
+
+    row: t.MessageRow | None = None
+    done: Result | None = None
+
+
 class Intake:
     def __init__(self, ctx: Context, engine: Engine, store: FileStore, templates: Texts, identity: Identity,
-                 reply_limits: ReplyLimits | None = None) -> None:
+                 reply_limits: ReplyLimits | None = None, claimant: Claimant | None = None) -> None:
         self.ctx = ctx  # replaced by the application when the roster in force changes
         self.engine = engine
         self.store = store
         self.templates = templates
         self.identity = identity
         self.reply_limits = reply_limits or ReplyLimits()
+        self.claimant = claimant or Claimant(worker_name(), timedelta(minutes=10))
 
-    def process(self, raw: bytes, received_at: datetime, source: Source, now: datetime) -> Result:
-        now = now.astimezone(UTC)  # the database keeps UTC
-        key = ledger.ledger_key(ledger.header_message_id(ledger.header_block(raw)), raw)
+    def claim(self, source: Source, key: str, now: datetime) -> Claim:
+        """The ledger row of the message at `source`, claimed for this worker before its bytes are read:
+        a new row, or a claimed one whose worker is gone (taken over). A row finished before is only
+        passed to the caller (to mark it on the server); one another worker holds is left to it."""
+        now = now.astimezone(UTC)
+        who = self.claimant
         with session(self.engine) as s:
             row = ledger.find(s, source)
-            if row is not None and row.state != t.CLAIMED:  # done before: the caller marks it if needed
-                return ledger.finish(s, row, source, row.updated_at or now)
             if row is None:
-                row = ledger.claim(s, source, key, now)  # committed before anything is analysed
-            else:  # a run that was killed while working on it
-                row.attempts += 1
-                s.add(row)
-                s.commit()
-                allowed = self.ctx.limits.max_attempts
-                if row.attempts > allowed:
-                    error = f"gave up after {allowed} interrupted attempts (the process died while working on it)"
-                    return ledger.set_aside(s, row, source, raw, received_at, self.store, error, now)
+                row = ledger.claim(s, source, key, now, who)  # committed before anything is read
+                if row is not None:
+                    return Claim(row=row)
+                row = ledger.find(s, source)  # another worker inserted it first
+                if row is None:
+                    return Claim()
+            if row.state != t.CLAIMED:
+                return Claim(done=ledger.finish(s, row, source, row.updated_at or now))
+            return Claim(row=row) if ledger.take_over(s, row, now, who) else Claim()
+
+    def process(self, raw: bytes, received_at: datetime, source: Source, now: datetime,
+                claim: Claim | None = None) -> Result | None:
+        """The message's whole path (claimed first when `claim` is not given); None when another worker
+        has it, or took it over while this one outlived its lease."""
+        now = now.astimezone(UTC)
+        if claim is None:
+            claim = self.claim(source, ledger.ledger_key(ledger.header_message_id(ledger.header_block(raw)), raw),
+                               now)
+        if claim.row is None:
+            return claim.done
+        try:
+            return self._work(claim.row, raw, received_at, source, now)
+        except ledger.LostClaim as exc:
+            log.warning("%s", exc)
+            return None
+
+    def release(self, claim: Claim) -> None:
+        """Drop a claim whose message left the server before it was read."""
+        if claim.row is not None:
+            with session(self.engine) as s:
+                ledger.abandon(s, claim.row, self.claimant)
+
+    def _work(self, row: t.MessageRow, raw: bytes, received_at: datetime, source: Source, now: datetime) -> Result:
+        who = self.claimant
+        with session(self.engine) as s:
+            s.add(row)
+            allowed = self.ctx.limits.max_attempts
+            if row.attempts > allowed:  # interrupted that often: the process died while working on it
+                error = f"gave up after {allowed} interrupted attempts (the process died while working on it)"
+                return ledger.set_aside(s, row, source, raw, received_at, self.store, error, now, who)
             try:
                 analysis = self.analyse(s, raw, received_at)
             except Exception:
                 log.exception("message %s (%s uid %s) could not be analysed", row.id, source.folder, source.uid)
                 s.rollback()
-                return ledger.set_aside(s, row, source, raw, received_at, self.store, traceback.format_exc(), now)
+                return ledger.set_aside(s, row, source, raw, received_at, self.store, traceback.format_exc(), now,
+                                        who)
             if not analysis.relevant:
-                return ledger.record_unrelated(s, row, source, now)
+                return ledger.record_unrelated(s, row, source, now, who)
             row.key = ledger.ledger_key(analysis.mail.message_id, raw)
             original = ledger.earlier_campaign_row(s, row.key, row.id or 0)
             if original is not None:
-                return ledger.record_duplicate(s, row, source, analysis, raw, original, self.store, now)
+                return ledger.record_duplicate(s, row, source, analysis, raw, original, self.store, now, who)
             try:
                 return self._store(s, row, source, raw, analysis, now)
+            except ledger.LostClaim:
+                raise
             except Exception:
                 s.rollback()
                 log.exception("message %s (%s uid %s) failed", row.id, source.folder, source.uid)
-                return ledger.fail(s, row, source, traceback.format_exc(), now)
+                return ledger.fail(s, row, source, traceback.format_exc(), now, who)
 
     def analyse(self, s: Session, raw: bytes, received_at: datetime) -> Analysis:
         """The pure steps, then what only the ledger knows: a mail that answers our reply is filed under that
@@ -106,7 +160,7 @@ class Intake:
         s.add(row)
         s.commit()  # archived: from here on nothing of this message can be lost
         self._record(s, row, analysis, now, ReplyPolicy.AS_DECIDED)
-        return ledger.finish(s, row, source, now)
+        return ledger.finish(s, row, source, now, self.claimant)
 
     def reprocess(self, row_id: int, now: datetime, overrides: Overrides,
                   reply: ReplyPolicy = ReplyPolicy.IF_NEVER_ANSWERED, actor: str = "") -> Result:
@@ -136,6 +190,8 @@ class Intake:
     def _record(self, s: Session, row: t.MessageRow, analysis: Analysis, now: datetime, reply: ReplyPolicy,
                 existing: list[t.ItemRow] | None = None) -> None:
         """Judge, place the files and write everything about the message in the session (not committed)."""
+        if analysis.match.unit is not None:  # one judgement of a unit at a time, across workers and staff
+            advisory_lock(s, f"unit:{analysis.route.slug}:{analysis.match.unit}")
         decision = judge(analysis, unit_state(s, analysis.match.unit, analysis.route.slug, exclude=row.id))
         placed = place_files(decision, self.store)
         write_items(s, row, decision, placed, existing or [])
