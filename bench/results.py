@@ -9,10 +9,13 @@ from pathlib import Path
 from bench.console import ConsoleTimes
 from bench.scale import Scale
 from bench.throughput import Throughput
+from bench.workers import Workers
 
 MIB = 1024 * 1024
 RATIO_TARGET = 0.5
 RSS_BASE_MB = 250
+THREE_WORKERS_TARGET = 1.5  # three workers on PostgreSQL ÷ one, throughput
+POSTGRES_TARGET = 0.8  # one worker on PostgreSQL ÷ one on SQLite, throughput
 IDLE_SECONDS = 0.3
 REPORT_SECONDS = 2.0
 CONSOLE_MS = 300  # each page of the staff console at 500 units and 10,000 mails
@@ -30,15 +33,21 @@ class Target:
         return "n/a" if self.passed is None else "PASS" if self.passed else "FAIL"
 
 
-def targets(tp: Throughput, scale: Scale | None) -> list[Target]:
+def rss_limit(tp: Throughput) -> float:
+    return RSS_BASE_MB + 3 * tp.largest_message / MIB
+
+
+def targets(tp: Throughput, scale: Scale | None, workers: Workers | None = None) -> list[Target]:
     largest_mb = tp.largest_message / MIB
-    rss_limit = RSS_BASE_MB + 3 * largest_mb
+    limit = rss_limit(tp)
     found = [
         Target("pipeline throughput ≥ 0.5 × floor", tp.ratio >= RATIO_TARGET,
                f"ratio {tp.ratio:.2f} (best of each; medians give {tp.median_ratio:.2f})"),
-        Target("peak RSS < 250 MB + 3 × largest message", tp.peak_rss_mb < rss_limit,
-               f"{tp.peak_rss_mb:.0f} MB < {rss_limit:.0f} MB (largest message {largest_mb:.1f} MB)"),
+        Target("peak RSS < 250 MB + 3 × largest message", tp.peak_rss_mb < limit,
+               f"{tp.peak_rss_mb:.0f} MB < {limit:.0f} MB (largest message {largest_mb:.1f} MB)"),
     ]
+    if workers is not None:
+        found += workers_targets(workers, limit)
     if scale is None:
         return found
     small, large = scale.idle[0], scale.idle[-1]
@@ -63,6 +72,51 @@ def targets(tp: Throughput, scale: Scale | None) -> list[Target]:
     return found
 
 
+def workers_targets(workers: Workers, rss_limit: float) -> list[Target]:
+    one, three, sqlite = (workers.best("PostgreSQL", 1), workers.best("PostgreSQL", 3), workers.best("SQLite", 1))
+    return [
+        Target(f"three workers on PostgreSQL ≥ {THREE_WORKERS_TARGET} × one worker",
+               workers.three_over_one >= THREE_WORKERS_TARGET,
+               f"{workers.three_over_one:.2f} × ({three.messages_per_s:.1f} against {one.messages_per_s:.1f} msg/s, "
+               "best round of each)"),
+        Target(f"one worker on PostgreSQL ≥ {POSTGRES_TARGET} × one on SQLite",
+               workers.postgres_over_sqlite >= POSTGRES_TARGET,
+               f"{workers.postgres_over_sqlite:.2f} × ({one.messages_per_s:.1f} against {sqlite.messages_per_s:.1f} "
+               "msg/s)"),
+        Target("peak RSS of each worker < 250 MB + 3 × largest message", workers.peak_rss_mb < rss_limit,
+               f"{workers.peak_rss_mb:.0f} MB < {rss_limit:.0f} MB"),
+    ]
+
+
+def workers_lines(workers: Workers) -> list[str]:
+    return [f"workers, {r.name}: {r.seconds:.1f} s, {r.messages_per_s:.1f} msg/s, peak RSS "
+            f"{', '.join(f'{m:.0f}' for m in r.peak_rss_mb)} MB, messages each {list(r.shares)}"
+            for r in workers.rounds] + [
+        f"three workers ÷ one on PostgreSQL: {workers.three_over_one:.2f}; PostgreSQL ÷ SQLite, one worker: "
+        f"{workers.postgres_over_sqlite:.2f}"]
+
+
+def _workers_section(workers: Workers) -> list[str]:
+    return [
+        "## Several workers",
+        "",
+        "The same mailbox taken by one `intake poll --once` on SQLite, one on PostgreSQL, and three started together "
+        "on one PostgreSQL database and one data folder, in turn, each round from a fresh data folder and database. "
+        "PostgreSQL is a throwaway cluster on loopback like the tests' (fsync off). Time is from the first start to "
+        "the last exit, start-up included.",
+        "",
+        "| round | seconds | msg/s | peak RSS of each worker | messages each finished | replies |",
+        "|---|---:|---:|---|---|---:|",
+        *(f"| {r.name} | {r.seconds:.2f} | {r.messages_per_s:.1f} | "
+          f"{', '.join(f'{m:.0f}' for m in r.peak_rss_mb)} MB | {', '.join(map(str, r.shares))} | {r.replies} |"
+          for r in workers.rounds),
+        "",
+        f"**Three workers ÷ one on PostgreSQL (throughput): {workers.three_over_one:.2f}; one worker on PostgreSQL "
+        f"÷ on SQLite: {workers.postgres_over_sqlite:.2f}** (best round of each).",
+        "",
+    ]
+
+
 def console_targets(console: ConsoleTimes) -> list[Target]:
     return [Target(f"console {page.name} at {console.messages:,} messages, {console.units} units < {CONSOLE_MS} ms",
                    page.median * 1000 < CONSOLE_MS,
@@ -78,7 +132,7 @@ def console_lines(console: ConsoleTimes) -> list[str]:
                     f"{p.size / 1000:.0f} kB, shows {p.shows})" for p in console.pages)]
 
 
-def summary_lines(tp: Throughput, scale: Scale | None) -> list[str]:
+def summary_lines(tp: Throughput, scale: Scale | None, workers: Workers | None = None) -> list[str]:
     best_p, best_f = tp.best(tp.pipeline), tp.best(tp.floor)
     lines = [
         f"mailbox: {tp.messages} messages, {tp.raw_bytes / 1e6:.0f} MB, largest {tp.largest_message / MIB:.1f} MB",
@@ -88,6 +142,8 @@ def summary_lines(tp: Throughput, scale: Scale | None) -> list[str]:
         f"{max(r.peak_rss_mb for r in tp.floor):.0f} MB (rounds: {', '.join(f'{r.seconds:.1f} s' for r in tp.floor)})",
         f"ratio pipeline ÷ floor (throughput): {tp.ratio:.2f}",
     ]
+    if workers is not None:
+        lines += workers_lines(workers)
     if scale is not None:
         for idle in scale.idle:
             lines.append(f"idle poll, {idle.messages:,} processed messages: {len(idle.commands)} IMAP commands, "
@@ -121,7 +177,7 @@ def sane(tp: Throughput, scale: Scale | None) -> list[str]:
 
 
 def markdown(machine: dict[str, str], tp: Throughput, scale: Scale | None, found: list[Target],
-             command: str, seed: int) -> str:
+             command: str, seed: int, workers: Workers | None = None) -> str:
     best_p, best_f = tp.best(tp.pipeline), tp.best(tp.floor)
     out = [
         "# Benchmark results",
@@ -159,6 +215,8 @@ def markdown(machine: dict[str, str], tp: Throughput, scale: Scale | None, found
         "included; peak RSS is the child's VmHWM.",
         "",
     ]
+    if workers is not None:
+        out += _workers_section(workers)
     if scale is not None:
         out += _scale_section(scale)
     out += tp.profile

@@ -17,6 +17,7 @@ from bench.console import profile_lines
 from bench.load import append_all, save
 from bench.scale import SCALE_USER, Scale, run_console_only, run_scale
 from bench.throughput import Throughput, floor_round, intake_command, pipeline_round
+from bench.workers import Workers, run_workers
 from tests.e2e.servers import Dovecot, SmtpSink
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
@@ -38,7 +39,8 @@ class Options:
     no_profile: bool = False  # no profiled round, no profile summary
     bot_source: Path | None = None  # time another checkout of the bot (before/after figures)
     skip_scale: bool = False
-    only: str | None = None  # "console": the console's pages over the large data folder, nothing else
+    skip_workers: bool = False
+    only: str | None = None  # "console": the console's pages over the large data folder; "workers": that part
 
 
 def parse(argv: list[str] | None = None) -> Options:
@@ -57,16 +59,21 @@ def parse(argv: list[str] | None = None) -> Options:
     p.add_argument("--no-profile", action="store_true", help="no profiled round (and no profile summary)")
     p.add_argument("--bot-source", type=Path, help="time the bot from this checkout instead (before/after)")
     p.add_argument("--skip-scale", action="store_true", help="throughput only: no idle poll, no reports")
-    p.add_argument("--only", choices=["console"],
+    p.add_argument("--skip-workers", action="store_true", help="no rounds with several workers and PostgreSQL")
+    p.add_argument("--only", choices=["console", "workers"],
                    help="console: only the staff console's pages over the large data folder (built, or kept in "
-                        "--workdir from an earlier run of the same size); prints, writes no RESULTS.md")
+                        "--workdir from an earlier run of the same size); workers: only the rounds of one and three "
+                        "workers on PostgreSQL and one on SQLite. Either prints and writes no RESULTS.md")
     a = p.parse_args(argv)
     return Options(a.messages, a.seed, a.rounds, 40, a.idle_small, a.idle_large, a.report_units,
                    None if a.no_results else a.results, a.cache, a.workdir, a.profile, a.no_profile, a.bot_source,
-                   a.skip_scale, a.only)
+                   a.skip_scale, a.skip_workers, a.only)
 
 
-def run(options: Options, say: Callable[[str], None] = print) -> tuple[Throughput, Scale | None, list[results.Target]]:
+Report = tuple[Throughput, Scale | None, Workers | None, list[results.Target]]
+
+
+def run(options: Options, say: Callable[[str], None] = print) -> Report:
     work = options.workdir or Path(tempfile.mkdtemp(prefix="intake-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
@@ -76,8 +83,7 @@ def run(options: Options, say: Callable[[str], None] = print) -> tuple[Throughpu
             shutil.rmtree(work, ignore_errors=True)
 
 
-def _run(options: Options, work: Path, say: Callable[[str], None]) -> tuple[Throughput, Scale | None,
-                                                                    list[results.Target]]:
+def _run(options: Options, work: Path, say: Callable[[str], None]) -> Report:
     pool = corpus.PhotoPool(options.cache or work / "photos", options.seed)
     roster = corpus.units(options.units)
     say(f"generating {options.messages} messages (seed {options.seed}) …")
@@ -85,12 +91,16 @@ def _run(options: Options, work: Path, say: Callable[[str], None]) -> tuple[Thro
     tp = Throughput(len(mails), sum(m.size for m in mails), max(m.size for m in mails),
                     kinds=dict(Counter(m.kind for m in mails)))
     command = intake_command(work, options.bot_source)
-    scale = None
+    scale, workers = None, None
     users = {"intake@example.org": "secret", SCALE_USER: "secret"}  # the second one for the large mailbox
     with Dovecot(users) as dovecot, SmtpSink() as sink:
         say("loading them into Dovecot …")
         append_all(dovecot, mails)
         shutil.rmtree(work / "mail")
+        if options.only == "workers":
+            workers = run_workers(work / "workers", dovecot, sink, corpus.units_csv(roster), tp.messages,
+                                  options.rounds, say)
+            return tp, None, workers, results.workers_targets(workers, results.rss_limit(tp))
         for n in range(options.rounds):
             tp.floor.append(floor_round(work / "floor", dovecot, tp.messages))
             say(f"  floor round {n + 1}: {tp.floor[-1].seconds:.2f} s")
@@ -106,11 +116,15 @@ def _run(options: Options, work: Path, say: Callable[[str], None]) -> tuple[Thro
                            intake_command(work, options.bot_source, stats))
             tp.profile = profile_summary.summary(stats)
             say(f"  profile of one more pipeline round: {stats}")
+        if not options.skip_workers:
+            say("several workers: one on SQLite, one and three on PostgreSQL …")
+            workers = run_workers(work / "workers", dovecot, sink, corpus.units_csv(roster), tp.messages,
+                                  options.rounds, say)
         if not options.skip_scale:
             say(f"idle poll and reports: {options.idle_large:,} messages from {options.report_units} units …")
             scale = run_scale(work / "scale", dovecot, sink, options.idle_large, options.idle_small,
                               options.report_units)
-    return tp, scale, results.targets(tp, scale)
+    return tp, scale, workers, results.targets(tp, scale, workers)
 
 
 def console_only(options: Options, say: Callable[[str], None] = print) -> int:
@@ -143,9 +157,15 @@ def main(argv: list[str] | None = None) -> int:
     options = parse(argv)
     if options.only == "console":
         return console_only(options)
-    tp, scale, found = run(options)
+    tp, scale, workers, found = run(options)
     print()
-    for line in results.summary_lines(tp, scale):
+    if options.only == "workers" and workers is not None:
+        for line in results.workers_lines(workers):
+            print(line)
+        for target in found:
+            print(f"{target.verdict:4}  {target.name}: {target.detail}")
+        return 0 if all(t.passed for t in found) else 1
+    for line in results.summary_lines(tp, scale, workers):
         print(line)
     print()
     for target in found:
@@ -156,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     if options.results is not None:
         command = "make bench" + (f" N={options.messages}" if options.messages != 300 else "")
         text = results.markdown(machine.describe(options.workdir or Path(tempfile.gettempdir())), tp, scale,
-                                found, command, options.seed)
+                                found, command, options.seed, workers)
         options.results.write_text(text, encoding="utf-8")
         print(f"\nwritten: {options.results}")
     return 1 if wrong else 0

@@ -23,7 +23,7 @@ from bot.core.roster import Roster, RosterError
 from bot.core.settings import CampaignConfig, office_zone
 from bot.office import campaigns_in_force as campaigns_store
 from bot.office.roster_in_force import fingerprint, has_roster, roster_in_force, sync_config_roster
-from storage.db import make_engine
+from storage.db import held, make_engine
 from storage.files import FileStore
 
 if TYPE_CHECKING:
@@ -190,10 +190,11 @@ def build(config: Config, base_roster: Roster | None = None) -> App:
     """The application; its roster is the imported one in force (the config's file is imported when it
     is new or changed), or `base_roster`, with staff decisions applied."""
     engine = make_engine(config.storage.database_url)
-    if base_roster is None:
-        take_roster_file(engine, config.units_file)
+    with held(engine, "intake:start-up"):  # workers starting together import the files once
+        if base_roster is None:
+            take_roster_file(engine, config.units_file)
+        campaigns_store.sync_config_campaigns(engine, config, system_clock())
     roster = roster_in_force(engine, base_roster)
-    campaigns_store.sync_config_campaigns(engine, config, system_clock())
     return App(config, roster, engine, FileStore(config.storage.data_dir), Templates(config.templates_dir),
                identity_of(config), base_roster, fingerprint(engine),
                campaigns_store.campaigns_in_force(engine, config), campaigns_store.fingerprint(engine))

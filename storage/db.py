@@ -60,6 +60,23 @@ def advisory_lock(s: Session, name: str) -> None:
         s.connection().execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"), {"name": name})
 
 
+@contextmanager
+def held(engine: Engine, name: str) -> Iterator[None]:
+    """Hold the lock called `name` for the block, across processes: on PostgreSQL a session advisory lock on
+    a connection of its own; SQLite needs none (one worker; its writers wait on the database lock)."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    with engine.connect() as connection:
+        key = {"name": name}
+        connection.execute(text("SELECT pg_advisory_lock(hashtextextended(:name, 0))"), key)
+        try:
+            yield
+        finally:
+            connection.execute(text("SELECT pg_advisory_unlock(hashtextextended(:name, 0))"), key)
+            connection.commit()
+
+
 def plain(table: type[SQLModel], *only: str) -> Select[Any]:
     """SELECT the columns of `table` named in `only` (default: every one) as light rows with the same
     attribute names: reports read tens of thousands of rows, and building a model instance for each costs

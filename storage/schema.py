@@ -65,8 +65,11 @@ def current(connection: Connection) -> str | None:
 
 def prepare(engine: Engine) -> None:
     """A new database gets every table at the latest version; an up-to-date one is used as it is; an older
-    one raises SchemaOutOfDate."""
+    one raises SchemaOutOfDate. On PostgreSQL the check holds a lock, so workers starting together on a new
+    database create it once."""
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(hashtextextended('intake:schema', 0))"))
         revision = current(connection)
         if revision is None:
             from alembic import command
