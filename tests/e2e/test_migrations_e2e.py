@@ -16,7 +16,7 @@ from storage.schema import HEAD, SchemaOutOfDate, upgrade
 
 pytestmark = pytest.mark.any_database  # runs once, in the SQLite pass: see pyproject.toml
 
-PREVIOUS = "0003"
+PREVIOUS = "0004"  # the release before this one; "0003", the one before that, must upgrade as well
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -26,15 +26,15 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return request.getfixturevalue("postgres").create_database("mig")
 
 
-def at_previous_schema(url: str) -> None:
-    """A database as the release before this one left it, with a message, its file, a reply and a campaign."""
+def at_previous_schema(url: str, previous: str = PREVIOUS) -> None:
+    """A database as an earlier release left it, with a message, its file, a reply and a campaign."""
     from alembic import command
 
     from storage.schema import _config
 
     engine = make_engine(url, prepare=False)
     with engine.begin() as connection:
-        command.upgrade(_config(connection), PREVIOUS)
+        command.upgrade(_config(connection), previous)
         connection.execute(text(
             "INSERT INTO message (id, folder, uidvalidity, uid, key, state, attempts, disposition, received_at,"
             " message_id, from_addr, subject, unit, match_how, late, reply_kind, marked, campaign)"
@@ -57,16 +57,18 @@ def test_an_empty_database_upgrades_to_the_schema_of_the_tables(url: str) -> Non
     engine.dispose()
 
 
-def test_a_filled_database_of_the_previous_schema_is_refused_then_upgraded_with_every_row(url: str) -> None:
-    at_previous_schema(url)
+@pytest.mark.parametrize("previous", [PREVIOUS, "0003"])
+def test_a_filled_database_of_the_previous_schema_is_refused_then_upgraded_with_every_row(url: str,
+                                                                                          previous: str) -> None:
+    at_previous_schema(url, previous)
     with pytest.raises(SchemaOutOfDate):
         make_engine(url)
     engine = make_engine(url, prepare=False)
-    assert upgrade(engine, "idv-2020") == (PREVIOUS, HEAD)
+    assert upgrade(engine, "idv-2020") == (previous, HEAD)
     with engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), SQLModel.metadata) == []
-        assert connection.execute(text("SELECT id, subject, unit, campaign FROM message")).all() == [
-            (1, "东城区文明办报送材料", "东城区文明办", "idv-2020")]
+        rows = connection.execute(text("SELECT id, subject, unit, campaign, worker, lease_until FROM message"))
+        assert rows.all() == [(1, "东城区文明办报送材料", "东城区文明办", "idv-2020", None, None)]
         assert connection.execute(text("SELECT id, path FROM item")).all() == [
             (1, "idv-2020/东城区文明办/photo/1.jpg")]
         assert connection.execute(text("SELECT count(*) FROM account")).scalar_one() == 0
