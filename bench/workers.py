@@ -6,6 +6,7 @@ figures compare the bot's work, not the server's disk)."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -91,10 +92,10 @@ def workers_round(workdir: Path, dovecot: Dovecot, sink: SmtpSink, units_csv: st
     workdir.mkdir(parents=True)
     config = write_config(workdir, dovecot, sink)
     (workdir / "units.csv").write_text(units_csv, encoding="utf-8-sig")
+    text = re.sub(r'database_url = "[^"]*"\n', "", config.read_text(encoding="utf-8"))  # SQLite unless given one
     if url is not None:
-        text = config.read_text(encoding="utf-8")
-        config.write_text(text.replace('[storage]\ndata_dir = "data"\n',
-                                       f'[storage]\ndata_dir = "data"\ndatabase_url = "{url}"\n'), encoding="utf-8")
+        text = text.replace('[storage]\ndata_dir = "data"\n', f'[storage]\ndata_dir = "data"\ndatabase_url = "{url}"\n')
+    config.write_text(text, encoding="utf-8")
     clear_keyword(dovecot, KEYWORD)
     sink.clear()
     command = [str(INTAKE), "--config", str(config), "--now", NOW, "poll", "--once"]

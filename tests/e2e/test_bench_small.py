@@ -1,5 +1,5 @@
-"""The benchmark in miniature (20 messages, a 150-message idle mailbox, the console over it): it runs and its
-figures are sane.
+"""The benchmark in miniature (20 messages, one and three workers, a 150-message idle mailbox, the console over
+it): it runs and its figures are sane.
 
 No target is asserted here (performance is never asserted in the suite); `make bench` checks them.
 """
@@ -19,7 +19,7 @@ def test_small_benchmark_runs_and_gives_sane_figures(tmp_path: Path) -> None:
     before = RESULTS.read_bytes() if RESULTS.exists() else None
     options = Options(messages=20, rounds=1, idle_small=50, idle_large=150, report_units=30, results=None,
                       cache=tmp_path / "photos", workdir=tmp_path / "work")
-    tp, scale, found = run(options, say=lambda _line: None)
+    tp, scale, workers, found = run(options, say=lambda _line: None)
 
     assert tp.messages == 20 and tp.raw_bytes > 20_000_000  # the mix holds photo mails of several MB
     assert sum(tp.stored_states.values()) == 20 and tp.replies_sent > 0
@@ -38,6 +38,13 @@ def test_small_benchmark_runs_and_gives_sane_figures(tmp_path: Path) -> None:
     assert all(len(r.command_runs) == len(r.in_process_runs) == 3 and all(r.command_runs + r.in_process_runs)
                for r in scale.reports)
 
+    assert workers is not None  # one worker on SQLite, one and three on PostgreSQL, each over the same mailbox
+    assert [(r.database, r.workers) for r in workers.rounds] == [("SQLite", 1), ("PostgreSQL", 1), ("PostgreSQL", 3)]
+    for r in workers.rounds:
+        assert r.messages == 20 and sum(r.shares) == 20 and r.seconds > 0 and r.replies == tp.replies_sent
+        assert len(r.peak_rss_mb) == r.workers and all(m > 20 for m in r.peak_rss_mb)
+    assert workers.three_over_one > 0 and workers.postgres_over_sqlite > 0
+
     console = scale.console
     assert console is not None  # the staff console's pages over the same data folder, review mail added
     assert console.units == 30 and console.review_mails == 3 and console.messages == 153
@@ -46,11 +53,12 @@ def test_small_benchmark_runs_and_gives_sane_figures(tmp_path: Path) -> None:
     assert all(len(p.seconds) == 5 and all(s > 0 for s in p.seconds) and p.size > 0 for p in console.pages)
     assert console.pages[0].shows == "30 units"
 
-    assert [t.verdict in ("PASS", "FAIL") for t in found] == [True] * 10
+    assert [t.verdict in ("PASS", "FAIL") for t in found] == [True] * 13
     assert [t.name.split(" at ")[0] for t in found[-3:]] == ["console overview", "console unit page",
                                                              "console review queue"]
-    text = results.markdown({"CPU": "test"}, tp, scale, found, "make bench N=20", options.seed)
+    text = results.markdown({"CPU": "test"}, tp, scale, found, "make bench N=20", options.seed, workers)
     assert "Ratio pipeline ÷ floor" in text and "| 150 |" in text
+    assert "## Several workers" in text and "| PostgreSQL, 3 workers |" in text
     assert "### The staff console" in text and "| review queue (`/review`) |" in text
     assert tp.profile[0] == "## Profile summary" and "\n".join(tp.profile) in text
     assert "| the standard library's MIME parser (`email.feedparser`, `email.parser`) |" in text
