@@ -110,6 +110,7 @@ class Intake:
         who = self.claimant
         with session(self.engine) as s:
             s.add(row)
+            row.key = ledger.ledger_key(ledger.header_message_id(ledger.header_block(raw)), raw)  # now from the bytes
             allowed = self.ctx.limits.max_attempts
             if row.attempts > allowed:  # interrupted that often: the process died while working on it
                 error = f"gave up after {allowed} interrupted attempts (the process died while working on it)"
