@@ -37,11 +37,13 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -e '.[test]'
 	touch $@
 
-# Every test on SQLite, then the end-to-end suite again on PostgreSQL (two at a time: each waits on its
-# servers more than on the CPU), less the tests marked any_database.
+# Every test on SQLite, then the end-to-end suite again on PostgreSQL less the tests marked any_database. Both passes
+# run two at a time (pytest-xdist, one worker per core): every test has its own servers, free ports and tmp_path,
+# and an e2e test waits on its servers and subprocesses as much as on the CPU. --maxschedchunk 1 hands out the tests
+# one by one; by default the first worker is given the first eighth of the suite at once, every e2e test.
 test: install
 	$(BIN)/ruff check .
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --maxschedchunk 1
 	INTAKE_TEST_DATABASE=postgresql $(BIN)/pytest -q -n 2 -m "not any_database" tests/e2e
 
 # The long fuzz run: at least 10,000 generated and mutated messages through the pure pipeline.

@@ -136,7 +136,8 @@ class App:
 
     def sweep(self, now: datetime) -> list[str]:
         """Start-up: remove stored files no row refers to. Beside other workers (a shared database), only
-        files older than a claim's lease: a younger one may be another worker's, not yet committed."""
+        files older than a claim's lease at `now` (the machine's time, as the files' own): a younger one may be
+        another worker's, not yet committed."""
         from bot.office.sweep import sweep_unreferenced
 
         storage = self.config.storage

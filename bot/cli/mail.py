@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from bot.bootstrap import App
+from bot.bootstrap import App, system_clock
 from bot.cli.app import app, console, flush_words, load, open_app, parse_moment, state, words, worker_lock_or_exit
 
 
@@ -30,7 +30,7 @@ def run() -> None:
         console.print(words(tx, "run_started", seconds=application.config.poll_interval_seconds))
 
     try:
-        application.sweep(state.clock())
+        application.sweep(system_clock())  # file ages are the machine's: not --now
         run_worker(application, state.clock, started)
     finally:
         lock.release()
@@ -47,7 +47,7 @@ def poll(once: Annotated[bool, typer.Option("--once", help="One cycle, then exit
         return
     application = open_app()
     with worker_lock_or_exit(application):
-        application.sweep(state.clock())
+        application.sweep(system_clock())  # file ages are the machine's: not --now
         report = poll_and_flush(application, state.clock)
     p = report.poll
     console.print(words(
