@@ -44,7 +44,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q -n 2 --maxschedchunk 1
-	INTAKE_TEST_DATABASE=postgresql $(BIN)/pytest -q -n 2 -m "not any_database" tests/e2e
+	INTAKE_TEST_DATABASE=postgresql $(BIN)/pytest -q -n 2 --maxschedchunk 1 -m "not any_database" tests/e2e
 
 # The long fuzz run: at least 10,000 generated and mutated messages through the pure pipeline.
 fuzz: install-python
