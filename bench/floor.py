@@ -1,4 +1,4 @@
-"""The floor: the least any correct implementation must do with the same mailbox.
+"""The floors: the least any correct implementation must do with the same mailbox.
 
 Plain imapclient fetching every message (BODY.PEEK[], one at a time, as the bot does), the standard
 library `email` parser extracting the attachments, SHA-256 of each and a write to disk. No archive is
@@ -7,7 +7,11 @@ quickest: compat32, fed the bytes in slices (`email.message_from_bytes` first ma
 the whole message, which costs time and four to five times the message in memory). Run as a subprocess so
 that it is timed end to end like `intake poll --once` (interpreter start-up included); prints one JSON line.
 
-    python -m bench.floor --host H --port P --user U --password W --out DIR
+With `--wire`, the wire floor: what archiving costs anyway, with no parsing at all. Every message fetched the
+same way, its SHA-256, and one write of its raw bytes with fsync (the raw archive's own cost). The pipeline
+cannot be faster than this on this machine.
+
+    python -m bench.floor --host H --port P --user U --password W --out DIR [--wire]
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import sys
 from email import policy
 from email.feedparser import BytesFeedParser
@@ -45,7 +50,18 @@ def extract(raw: bytes, out: Path, number: int) -> tuple[int, int]:
     return count, size
 
 
-def run(host: str, port: int, user: str, password: str, out: Path, folder: str = "INBOX") -> dict[str, int]:
+def archive(raw: bytes, out: Path) -> tuple[int, int]:
+    """The wire floor's work on one message: its hash, and its raw bytes written once and fsync'd."""
+    path = out / f"{hashlib.sha256(raw).hexdigest()}.eml"
+    with open(path, "wb") as handle:
+        handle.write(raw)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return 1, len(raw)
+
+
+def run(host: str, port: int, user: str, password: str, out: Path, folder: str = "INBOX",
+        wire: bool = False) -> dict[str, int]:
     out.mkdir(parents=True, exist_ok=True)
     messages = raw_bytes = files = file_bytes = 0
     client = IMAPClient(host, port=port, ssl=False, timeout=60)
@@ -59,7 +75,7 @@ def run(host: str, port: int, user: str, password: str, out: Path, folder: str =
             if item is None or b"BODY[]" not in item:
                 continue
             raw = bytes(item[b"BODY[]"])
-            n, size = extract(raw, out, uid)
+            n, size = archive(raw, out) if wire else extract(raw, out, uid)
             messages += 1
             raw_bytes += len(raw)
             files += n
@@ -76,8 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--user", required=True)
     parser.add_argument("--password", required=True)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--wire", action="store_true", help="the wire floor: fetch, hash, one fsync'd write")
     args = parser.parse_args(argv)
-    print(json.dumps(run(args.host, args.port, args.user, args.password, args.out)))
+    print(json.dumps(run(args.host, args.port, args.user, args.password, args.out, wire=args.wire)))
     return 0
 
 

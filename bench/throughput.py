@@ -20,7 +20,7 @@ KEYWORD = "$IntakeDone"
 
 @dataclass(frozen=True)
 class Round:
-    name: str  # pipeline | floor
+    name: str  # pipeline | floor | wire floor
     seconds: float
     peak_rss_mb: float
     messages: int
@@ -42,6 +42,7 @@ class Throughput:
     largest_message: int
     pipeline: list[Round] = field(default_factory=list)
     floor: list[Round] = field(default_factory=list)
+    wire: list[Round] = field(default_factory=list)  # the wire floor: fetch, SHA-256, one fsync'd write
     kinds: dict[str, int] = field(default_factory=dict)  # the mix of the mailbox
     stored_states: dict[str, int] = field(default_factory=dict)
     replies_sent: int = 0
@@ -55,6 +56,11 @@ class Throughput:
     def ratio(self) -> float:
         """Pipeline throughput ÷ floor throughput, best round of each (same messages, so a time ratio)."""
         return self.best(self.floor).seconds / self.best(self.pipeline).seconds
+
+    @property
+    def wire_ratio(self) -> float:
+        """Pipeline throughput ÷ the wire floor's (best round of each)."""
+        return self.best(self.wire).seconds / self.best(self.pipeline).seconds
 
     @property
     def median_ratio(self) -> float:
@@ -101,18 +107,21 @@ def pipeline_round(
     return Round("pipeline", run.seconds, run.peak_rss_mb, expected, raw_bytes), extra
 
 
-def floor_round(workdir: Path, dovecot: Dovecot, expected: int) -> Round:
+def floor_round(workdir: Path, dovecot: Dovecot, expected: int, wire: bool = False) -> Round:
+    """The standard library's floor, or with `wire` the wire floor (bench/floor.py)."""
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
     args = [sys.executable, "-m", "bench.floor", "--host", dovecot.host, "--port", str(dovecot.port),
-            "--user", dovecot.user, "--password", dovecot.password, "--out", str(workdir / "files")]
+            "--user", dovecot.user, "--password", dovecot.password, "--out", str(workdir / "files"),
+            *(["--wire"] if wire else [])]
     run = run_child(args, Path.cwd())
     _check(run, "bench.floor")
     counts = json.loads(run.stdout)
     if counts["messages"] != expected:
         raise RuntimeError(f"the floor fetched {counts['messages']} of {expected} messages")
     shutil.rmtree(workdir, ignore_errors=True)
-    return Round("floor", run.seconds, run.peak_rss_mb, counts["messages"], counts["raw_bytes"])
+    return Round("wire floor" if wire else "floor", run.seconds, run.peak_rss_mb, counts["messages"],
+                 counts["raw_bytes"])
 
 
 def _check(run: ChildRun, what: str) -> None:

@@ -23,7 +23,9 @@ def test_small_benchmark_runs_and_gives_sane_figures(tmp_path: Path) -> None:
 
     assert tp.messages == 20 and tp.raw_bytes > 20_000_000  # the mix holds photo mails of several MB
     assert sum(tp.stored_states.values()) == 20 and tp.replies_sent > 0
-    for r in [*tp.pipeline, *tp.floor]:
+    assert [r.name for r in tp.wire] == ["wire floor"]  # fetch, hash, one fsync'd write: no parsing
+    assert tp.wire[0].raw_bytes == tp.pipeline[0].raw_bytes and tp.wire_ratio > 0
+    for r in [*tp.pipeline, *tp.floor, *tp.wire]:
         assert r.messages == 20 and r.seconds > 0 and r.messages_per_s > 0 and r.mb_per_s > 0
         assert r.peak_rss_mb > 20  # a Python process that held mail of several MB
     assert math.isfinite(tp.ratio) and tp.ratio > 0
@@ -53,12 +55,13 @@ def test_small_benchmark_runs_and_gives_sane_figures(tmp_path: Path) -> None:
     assert all(len(p.seconds) == 5 and all(s > 0 for s in p.seconds) and p.size > 0 for p in console.pages)
     assert console.pages[0].shows == "30 units"
 
-    assert [t.verdict in ("PASS", "FAIL") for t in found] == [True] * 13
+    assert [t.verdict in ("PASS", "FAIL") for t in found] == [True] * 15
     assert [t.name.split(" at ")[0] for t in found[-3:]] == ["console overview", "console unit page",
                                                              "console review queue"]
     text = results.markdown({"CPU": "test"}, tp, scale, found, "make bench N=20", options.seed, workers)
     assert "Ratio pipeline ÷ floor" in text and "| 150 |" in text
     assert "## Several workers" in text and "| PostgreSQL, 3 workers |" in text
+    assert "| wire floor |" in text and "Ratio pipeline ÷ wire floor" in text
     assert "### The staff console" in text and "| review queue (`/review`) |" in text
     assert tp.profile[0] == "## Profile summary" and "\n".join(tp.profile) in text
     assert "| the standard library's MIME parser (`email.feedparser`, `email.parser`) |" in text
