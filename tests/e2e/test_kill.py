@@ -17,6 +17,7 @@ import subprocess
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from bot.office.outbox import LEASE
 from tests.e2e.harness import INTAKE, Setup, write_config
@@ -145,15 +146,7 @@ def test_killed_at_random_moments_every_message_is_stored_once_and_answered(
     assert sorted((m["subject"], m["campaign"], m["campaign_reason"]) for m in messages) == sorted(
         (subject(i), *routed(i)) for i in range(appended))
     assert [r["campaign"]["unrelated_seen"] for r in status["campaigns"]] == [1, 1]
-    # Every file once: rows and disk agree, nothing partial is left.
-    paths = [f["path"] for m in messages for f in m["files"] if f["path"]]
-    assert len(paths) == len(set(paths))
-    on_disk = sorted(str(p.relative_to(setup.data)) for top in ("idv-2020", "case-2020", "未归类")
-                     for p in (setup.data / top).rglob("*") if p.is_file())
-    assert on_disk == sorted(paths)
-    assert not list(setup.data.rglob(".tmp-*"))
-    expected_files = sum(1 + (i % 3 == 0) + (i % 5 == 0) + (i % 7 == 0) for i in range(appended))
-    assert sum(len(m["files"]) for m in messages) == expected_files
+    assert_every_file_once(setup, messages, appended)
     # Every message deserving a reply got one; duplicates (accepted by SMTP, not yet recorded) are counted.
     assert all(m["replied"] for m in messages)
     assert sorted(m["reply"] for m in status["unsorted"]) == ["ask_campaign"] * sum(
@@ -164,6 +157,18 @@ def test_killed_at_random_moments_every_message_is_stored_once_and_answered(
     assert duplicates <= kills
     print(json.dumps({"messages": appended, "kills": kills, "whole_runs": len(finished),
                       "replies": len(smtp_sink.messages), "duplicate_replies": duplicates}))
+
+
+def assert_every_file_once(setup: Setup, messages: list[dict[str, Any]], count: int) -> None:
+    """Every file of the first `count` mails of `mailbox` stored once: rows and disk agree, nothing partial."""
+    paths = [f["path"] for m in messages for f in m["files"] if f["path"]]
+    assert len(paths) == len(set(paths))
+    on_disk = sorted(str(p.relative_to(setup.data)) for top in ("idv-2020", "case-2020", "未归类")
+                     for p in (setup.data / top).rglob("*") if p.is_file())
+    assert on_disk == sorted(paths)
+    assert not list(setup.data.rglob(".tmp-*"))
+    expected_files = sum(1 + (i % 3 == 0) + (i % 5 == 0) + (i % 7 == 0) for i in range(count))
+    assert sum(len(m["files"]) for m in messages) == expected_files
 
 
 def parse_in_reply_to(data: bytes) -> str:

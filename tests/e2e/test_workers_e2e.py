@@ -33,7 +33,7 @@ from bot.office.outbox import LEASE
 from tests.e2e.harness import INTAKE, Setup, write_config
 from tests.e2e.postgres import PostgresCluster
 from tests.e2e.servers import Dovecot, SmtpSink, append
-from tests.e2e.test_kill import CASE, mailbox, parse_in_reply_to, routed, subject
+from tests.e2e.test_kill import CASE, assert_every_file_once, mailbox, parse_in_reply_to, routed, subject
 from tests.e2e.test_poll_e2e import TO, when
 from tests.fixtures import clients
 from tests.fixtures.files import make_jpeg
@@ -158,15 +158,7 @@ def test_three_workers_killed_at_random_store_every_message_once(
     retried = setup.query("SELECT count(*) FROM message WHERE attempts > 1")[0][0]
     assert retried >= 1  # kills landed on claimed messages, taken over by another run
     assert setup.query("SELECT last_uid FROM cursor") == [(COUNT + 1,)]
-    # Every file once: rows and disk agree, nothing partial is left.
-    paths = [f["path"] for m in messages for f in m["files"] if f["path"]]
-    assert len(paths) == len(set(paths))
-    on_disk = sorted(str(p.relative_to(setup.data)) for top in ("idv-2020", "case-2020", "未归类")
-                     for p in (setup.data / top).rglob("*") if p.is_file())
-    assert on_disk == sorted(paths)
-    assert not list(setup.data.rglob(".tmp-*"))
-    expected_files = sum(1 + (i % 3 == 0) + (i % 5 == 0) + (i % 7 == 0) for i in range(COUNT))
-    assert sum(len(m["files"]) for m in messages) == expected_files
+    assert_every_file_once(setup, messages, COUNT)
     # Every message deserving a reply got one; only a kill between the SMTP server's acceptance and the
     # outbox record can repeat one.
     assert all(m["replied"] for m in messages)
