@@ -1,8 +1,10 @@
 """Parse step: raw message bytes in, a `Mail` out. Pure, and never raises.
 
-mail-parser builds the message tree (and supplies date and address parsing, which it does with
-care for obsolete and malformed forms); when it fails, the standard library's most forgiving
-parser (compat32) takes over and the fact is noted in `Mail.defects`. Bodies, attachments,
+The message tree comes from `bot.core.mail.mime_scan`, which finds the MIME structure with `bytes.find` and
+builds the tree the standard library's feed parser (compat32) would; a message in a form the scanner declines
+is read by that feed parser and checked by mail-parser (which also supplies date and address parsing, with
+care for obsolete and malformed forms). When mail-parser fails on the tree, the standard library's own
+parser takes over and the fact is noted in `Mail.defects`. Bodies, attachments,
 file names and header text are read from the tree here, with `bot.core.mail.charsets`, because mail-parser
 decodes gb2312-labelled GBK lossily and its attachment list is not the one this bot needs. What
 only machines write (report parts anywhere, a mail server's bounce text) is read from the same tree by
@@ -32,6 +34,7 @@ from mailparser.utils import get_addresses
 
 from bot.core.mail.charsets import decode_base64, decode_bytes, decode_header, decode_undeclared, header_bytes
 from bot.core.mail.html_text import html_to_text
+from bot.core.mail.mime_scan import scan
 from bot.core.mail.triage import machine_marks
 from bot.core.model import Attachment, Mail
 
@@ -51,10 +54,11 @@ _EXTENSIONS = {
 }
 
 
-def parse_mail(raw: bytes) -> Mail:
-    """Parse raw RFC 822 bytes. Any input yields a Mail; what had to be worked around is in `defects`."""
+def parse_mail(raw: bytes, *, fast: bool = True) -> Mail:
+    """Parse raw RFC 822 bytes. Any input yields a Mail; what had to be worked around is in `defects`.
+    `fast=False` never uses the scanner (the differential test and the benchmark's floor compare both)."""
     try:
-        return _parse(bytes(raw))
+        return _parse(bytes(raw), fast)
     except Exception as exc:  # the last line of defence: one bad message never stops the run
         return _empty_mail(f"unparsable: {type(exc).__name__}: {exc}")
 
@@ -66,9 +70,9 @@ def _empty_mail(defect: str) -> Mail:
     )
 
 
-def _parse(raw: bytes) -> Mail:
+def _parse(raw: bytes, fast: bool) -> Mail:
     defects: list[str] = []
-    message = _message_tree(mend_broken_folds(raw, defects), defects)
+    message = _message_tree(mend_broken_folds(raw, defects), defects, fast)
     headers = tuple((str(name).lower(), _header_text(value)) for name, value in message.raw_items())
     senders = _addresses(_raw_all(message, "from"))
     walk = _Walk(crlf=b"\r\n" in raw[:4096])
@@ -148,10 +152,18 @@ def mend_broken_folds(raw: bytes, defects: list[str]) -> bytes:
     return b"\n".join(lines) + raw[found.start():]
 
 
-def _message_tree(raw: bytes, defects: list[str]) -> Message:
-    """The message tree from mail-parser, or from the standard library when mail-parser fails."""
+def _message_tree(raw: bytes, defects: list[str], fast: bool) -> Message:
+    """The scanner's tree; else the feed parser's, checked by mail-parser; else the standard library's own."""
+    scanned = scan(raw) if fast else None
+    if scanned is not None:
+        try:
+            checked = mailparser.MailParser(_skeleton(scanned))
+            defects += sorted(c for c in checked.defects_categories if c.endswith("HeaderDefect"))
+            return scanned
+        except Exception:
+            pass  # mail-parser fails on this tree: take the way below, which says so
     try:
-        parsed = mailparser.MailParser(_message_from_bytes(raw))
+        parsed = mailparser.MailParser(stdlib_tree(raw))
         if parsed.message is not None:
             defects += sorted(c for c in parsed.defects_categories if c.endswith("HeaderDefect"))
             return parsed.message
@@ -160,7 +172,20 @@ def _message_tree(raw: bytes, defects: list[str]) -> Message:
     return email.message_from_bytes(raw, policy=policy.compat32)
 
 
-def _message_from_bytes(raw: bytes) -> Message:
+def _skeleton(part: Message) -> Message:
+    """The tree with the same headers, defects, preambles and epilogues and every leaf empty: what mail-parser
+    needs to report the header defects it finds, without decoding a single file."""
+    copy = Message()
+    copy._headers = part._headers  # type: ignore[attr-defined]
+    copy._unixfrom = part.get_unixfrom()  # type: ignore[attr-defined]
+    copy._default_type = part.get_default_type()  # type: ignore[attr-defined]
+    copy.defects = part.defects
+    copy.preamble, copy.epilogue = part.preamble, part.epilogue
+    copy._payload = [_skeleton(c) for c in part.get_payload()] if part.is_multipart() else ""  # type: ignore
+    return copy
+
+
+def stdlib_tree(raw: bytes) -> Message:
     """What `email.message_from_bytes` (compat32) returns, fed in slices: it would first decode the whole
     message to one str and wrap that in a StringIO (four bytes a character), five times the message
     in memory at once; the feed parser takes the bytes a slice at a time with the same result."""
@@ -243,7 +268,7 @@ class _Walk:
         filename = _filename(part)
         if ctype in ATTACHED_MESSAGE_TYPES:
             self.attached_message(part, filename)
-        elif isinstance(part.get_payload(), list):
+        elif part.is_multipart():
             # returned headers, or a named message/* part such as a delivery-status
             if ctype in RETURNED_HEADER_TYPES or (ctype.startswith("message/") and filename):
                 self.attach(part, filename, self.serialize_children(part))
@@ -316,8 +341,11 @@ def _transfer_encoding(part: Message) -> str:
 
 def _payload(part: Message) -> bytes:
     """The decoded bytes of a leaf part; broken base64 yields what can be decoded."""
-    # The stored payload: get_payload() would already have decoded raw 8-bit bytes lossily.
-    raw = getattr(part, "_payload", None)
+    # The stored payload: get_payload() would already have decoded raw 8-bit bytes lossily. A scanned part
+    # may still hold the message's bytes.
+    raw = getattr(part, "wire", None)
+    if raw is None:
+        raw = getattr(part, "_payload", None)
     data = header_bytes(raw if isinstance(raw, str | bytes) else str(part.get_payload()))
     encoding = _transfer_encoding(part)
     if encoding == "base64":
