@@ -1,9 +1,11 @@
 """bot.core.mail.charsets: charset labels as senders write them, RFC 2047 words, lenient base64."""
 
 import base64
+import binascii
 
+import pybase64
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from bot.core.mail.charsets import _decode_base64_blocks, decode_base64, decode_bytes, decode_header, normalize_charset
@@ -121,6 +123,32 @@ def test_decode_base64_fast_path_agrees_with_the_careful_decoder(data: bytes, no
         encoded = encoded[:at] + piece + encoded[at:]
     assert decode_base64(encoded) == _decode_base64_blocks(encoded)
     assert decode_base64(encoded.rstrip(b"=\n")) == _decode_base64_blocks(encoded.rstrip(b"=\n"))
+
+
+NOISE = [b"\r\n", b"\n", b"=", b"==", b" ", b"!", b"*", b"\x00", b"\xff", b"-", b"_", b"A"]
+
+
+@given(st.binary(max_size=200), st.lists(st.tuples(st.integers(min_value=0, max_value=300), st.sampled_from(NOISE)),
+                                         max_size=6), st.booleans())
+def test_pybase64_decodes_what_binascii_decodes_and_fails_where_it_fails(
+        data: bytes, noise: list[tuple[int, bytes]], strip: bool) -> None:
+    """Where decode_base64 hands data to pybase64 (padding only at the end), it gets binascii's answer."""
+    encoded = base64.encodebytes(data)
+    for at, piece in noise:
+        encoded = encoded[:at] + piece + encoded[at:]
+    if strip:
+        encoded = encoded.rstrip(b"=\n")
+    first_pad = encoded.find(b"=")
+    assume(first_pad < 0 or not encoded[first_pad:].strip(b"= \t\r\n"))
+    try:
+        expected: bytes | type[Exception] = binascii.a2b_base64(encoded)
+    except binascii.Error:
+        expected = binascii.Error
+    try:
+        got: bytes | type[Exception] = pybase64.b64decode(encoded, validate=False)
+    except binascii.Error:
+        got = binascii.Error
+    assert got == expected
 
 
 def test_decode_base64_of_a_long_body_with_line_breaks_is_exact() -> None:
