@@ -8,7 +8,7 @@ of every part (a 50 MB photo is 700,000 lines of base64); here a part's body is 
 lines, found by searching the message for the boundary.
 
 The scanner follows the feed parser only where that is simple and certain. A message in any other form (no
-start or close delimiter, two boundary lines in a row, a line break other than LF or CRLF next to a boundary,
+start or close delimiter, two boundary lines in a row, a bare CR next to a boundary line,
 an envelope line at the end of a header block, message/delivery-status, a header block longer than
 HEADER_WINDOW, deeper than MAX_SCAN_DEPTH or more than MAX_SCAN_PARTS parts) is declined: `scan` returns None
 and the caller parses it with the standard library. tests/unit/test_mime_scan.py compares both trees over the
@@ -17,6 +17,7 @@ public corpora, the project's fixtures and generated messages.
 
 from __future__ import annotations
 
+import io
 from email import errors, policy
 from email.feedparser import NLCRE, FeedParser, headerRE
 from email.message import Message
@@ -24,7 +25,7 @@ from email.message import Message
 HEADER_WINDOW = 1 << 16  # a header block must end within this many bytes of its part's start
 MAX_SCAN_DEPTH = 48  # nesting beyond this is declined (the walk in parse.py stops earlier)
 MAX_SCAN_PARTS = 5000
-_OTHER_BREAKS = frozenset(b"\r\x0b\x0c\x1c\x1d\x1e")  # str.splitlines breaks a line here; scanning does not
+CR = 0x0D
 _BLANKS = frozenset(b" \t")
 
 
@@ -100,7 +101,7 @@ class _Scanner:
         """Parse the headers at raw[start:end] into `message` as the feed parser does; the body's offset."""
         window_end = min(end, start + HEADER_WINDOW)
         text = self.raw[start:window_end].decode("ascii", "surrogateescape")
-        lines = text.splitlines(True)
+        lines = io.StringIO(text, newline="").readlines()  # split at CRLF, CR or LF, as the feed parser does
         headers: list[str] = []
         offset = start
         for index, line in enumerate(lines):
@@ -163,8 +164,8 @@ class _Scanner:
             position = at + 1
             if at > body:
                 before = raw[at - 1]
-                if before in _OTHER_BREAKS:
-                    raise Declined("a line break other than LF before a boundary")
+                if before == CR:
+                    raise Declined("a bare CR before a boundary line")
                 if before != 0x0A:
                     continue  # inside a line
             cursor = at + len(separator)
