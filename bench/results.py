@@ -156,6 +156,10 @@ def summary_lines(tp: Throughput, scale: Scale | None, workers: Workers | None =
         lines += [f"wire floor: {best_w.messages_per_s:.1f} msg/s, {best_w.mb_per_s:.1f} MB/s (rounds: "
                   f"{', '.join(f'{r.seconds:.1f} s' for r in tp.wire)})",
                   f"ratio pipeline ÷ wire floor (throughput): {tp.wire_ratio:.2f}"]
+    if tp.reprocess:
+        best_r = tp.best(tp.reprocess)
+        lines.append(f"reprocess --all: {best_r.messages} stored messages, {best_r.mb_per_s:.1f} MB/s (rounds: "
+                     f"{', '.join(f'{r.seconds:.1f} s' for r in tp.reprocess)})")
     if workers is not None:
         lines += workers_lines(workers)
     if scale is not None:
@@ -221,6 +225,10 @@ def markdown(machine: dict[str, str], tp: Throughput, scale: Scale | None, found
         *([f"| wire floor | {tp.best(tp.wire).messages_per_s:.1f} | {tp.best(tp.wire).mb_per_s:.1f} | "
            f"{', '.join(f'{r.seconds:.2f}' for r in tp.wire)} | {max(r.peak_rss_mb for r in tp.wire):.0f} MB |"]
           if tp.wire else []),
+        *([f"| `reprocess --all` ({tp.best(tp.reprocess).messages} stored) | "
+           f"{tp.best(tp.reprocess).messages_per_s:.1f} | {tp.best(tp.reprocess).mb_per_s:.1f} | "
+           f"{', '.join(f'{r.seconds:.2f}' for r in tp.reprocess)} | "
+           f"{max(r.peak_rss_mb for r in tp.reprocess):.0f} MB |"] if tp.reprocess else []),
         "",
         f"**Ratio pipeline ÷ floor (throughput): {tp.ratio:.2f}** "
         f"(best round of each; medians: {tp.median_ratio:.2f})."
@@ -230,7 +238,9 @@ def markdown(machine: dict[str, str], tp: Throughput, scale: Scale | None, found
         f"{tp.replies_sent} replies to the SMTP sink in the timed run. The floor is `bench/floor.py`: imapclient "
         "`BODY.PEEK[]` one message at a time, the standard library parser, SHA-256 and a plain write per "
         "attachment (no fsync, no archive opened, no database, no reply). The wire floor is the same fetch, "
-        "SHA-256 and one fsync'd write of each message's raw bytes, no parsing: what archiving costs anyway. All run "
+        "SHA-256 and one fsync'd write of each message's raw bytes, no parsing: what archiving costs anyway. "
+        "`reprocess --all` runs after each pipeline round over what it stored: every stored message read from the "
+        "archive and judged again (no fetch, no reply; files already in place are not written again). All run "
         "as subprocesses, start-up included; peak RSS is the child's VmHWM.",
         "",
     ]

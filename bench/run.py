@@ -107,10 +107,12 @@ def _run(options: Options, work: Path, say: Callable[[str], None]) -> Report:
             tp.wire.append(floor_round(work / "wire", dovecot, tp.messages, wire=True))
             say(f"  wire floor round {n + 1}: {tp.wire[-1].seconds:.2f} s")
             round_, extra = pipeline_round(work / "pipeline", dovecot, sink, corpus.units_csv(roster), tp.messages,
-                                           command)
+                                           command, reprocess=True)
             tp.pipeline.append(round_)
+            tp.reprocess.append(extra["reprocess"])
             tp.stored_states, tp.replies_sent = extra["states"], extra["replies"]
-            say(f"  pipeline round {n + 1}: {round_.seconds:.2f} s, peak RSS {round_.peak_rss_mb:.0f} MB")
+            say(f"  pipeline round {n + 1}: {round_.seconds:.2f} s, peak RSS {round_.peak_rss_mb:.0f} MB; "
+                f"reprocess --all: {tp.reprocess[-1].seconds:.2f} s")
         tp.raw_bytes = tp.pipeline[-1].raw_bytes  # as the server counts them
         if not options.no_profile:
             stats = options.profile or work / "pipeline.prof"

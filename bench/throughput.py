@@ -43,6 +43,7 @@ class Throughput:
     pipeline: list[Round] = field(default_factory=list)
     floor: list[Round] = field(default_factory=list)
     wire: list[Round] = field(default_factory=list)  # the wire floor: fetch, SHA-256, one fsync'd write
+    reprocess: list[Round] = field(default_factory=list)  # `intake reprocess --all` after each pipeline round
     kinds: dict[str, int] = field(default_factory=dict)  # the mix of the mailbox
     stored_states: dict[str, int] = field(default_factory=dict)
     replies_sent: int = 0
@@ -87,9 +88,10 @@ def intake_command(folder: Path, bot_source: Path | None = None, profile: Path |
 
 def pipeline_round(
     workdir: Path, dovecot: Dovecot, sink: SmtpSink, units_csv: str, expected: int,
-    command: list[str] | None = None,
+    command: list[str] | None = None, reprocess: bool = False,
 ) -> tuple[Round, dict]:
-    """`intake poll --once` over the whole mailbox from a fresh folder; the sink receives the replies."""
+    """`intake poll --once` over the whole mailbox from a fresh folder; the sink receives the replies. With
+    `reprocess`, then `intake reprocess --all` over what it stored (`extra["reprocess"]`)."""
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
     config = write_config(workdir, dovecot, sink)
@@ -102,7 +104,14 @@ def pipeline_round(
     if sum(states.values()) != expected:
         raise RuntimeError(f"intake recorded {sum(states.values())} of {expected} messages: {states}\n{run.stdout}")
     raw_bytes = _raw_total(dovecot)
-    extra = {"states": states, "replies": len(sink.messages), "stdout": run.stdout.strip()}
+    extra: dict = {"states": states, "replies": len(sink.messages), "stdout": run.stdout.strip()}
+    if reprocess:  # every stored message through the pipeline again, from the archive: no fetch, no reply
+        again = run_child([*(command or [str(INTAKE)]), "--config", str(config), "--now", NOW, "reprocess", "--all"],
+                          workdir)
+        _check(again, "intake reprocess --all")
+        stored = states.get("stored", 0)
+        extra["reprocess"] = Round("reprocess --all", again.seconds, again.peak_rss_mb, stored,
+                                   _archived_bytes(config))
     shutil.rmtree(workdir / "data", ignore_errors=True)
     return Round("pipeline", run.seconds, run.peak_rss_mb, expected, raw_bytes), extra
 
@@ -144,6 +153,21 @@ def _states(config: Path) -> dict[str, int]:
         engine.dispose()
 
 
+
+
+def _archived_bytes(config: Path) -> int:
+    """The raw bytes of the stored messages, as the ledger records them."""
+    from sqlalchemy import create_engine, text
+
+    from bot.adapters.config_file import load_config
+
+    engine = create_engine(load_config(config).storage.database_url)
+    try:
+        with engine.connect() as c:
+            return int(c.execute(text("SELECT coalesce(sum(raw_size), 0) FROM message WHERE state = 'stored'"))
+                       .scalar_one())
+    finally:
+        engine.dispose()
 
 
 def _raw_total(dovecot: Dovecot) -> int:

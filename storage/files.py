@@ -7,6 +7,7 @@ import os
 import re
 import unicodedata
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 
@@ -58,6 +59,7 @@ class FileStore:
 
     def __init__(self, data_dir: Path) -> None:
         self.root = data_dir.resolve()
+        self._writer: ThreadPoolExecutor | None = None
 
     def absolute(self, relative: str) -> Path:
         path = (self.root / relative).resolve()
@@ -67,12 +69,24 @@ class FileStore:
 
     def archive_raw(self, raw: bytes) -> str:
         """Keep the raw message byte for byte under its hash; writing it twice is harmless."""
+        return self.archiving(raw).keep()[0]
+
+    def archiving(self, raw: bytes) -> RawWrite:
+        """Start archiving the raw message on the store's writer thread (its hash, a temporary file, fsync), so
+        the disk works while the message is judged; `keep` or `drop` it then."""
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="raw-archive")
+        return RawWrite(self, self._writer.submit(self._write_raw, raw))
+
+    def _write_raw(self, raw: bytes) -> tuple[str, str, Path | None]:
+        """On the writer thread: the hash, and unless the archive has it, a temporary file in the data folder
+        itself (nothing under raw/ until the message is known to be campaign mail)."""
         digest = sha256_hex(raw)
         relative = f"raw/{digest[:2]}/{digest}.eml"
         path = self.absolute(relative)
-        if not (path.exists() and path.stat().st_size == len(raw)):
-            write_atomic(path, raw)
-        return relative
+        if path.exists() and path.stat().st_size == len(raw):
+            return relative, digest, None
+        return relative, digest, write_temporary(self.root / path.name, raw)
 
     def place(self, folder: Iterable[str], filename: str, payload: bytes, sha256: str) -> str:
         """Store a file idempotently: the same content lands at the same path, never overwriting
@@ -113,21 +127,62 @@ class FileStore:
                 if (path.name.startswith(TMP_PREFIX) or relative not in referenced) and old(path):
                     path.unlink(missing_ok=True)
                     removed.append(relative)
-        for raw_tmp in (self.root / "raw").rglob(f"{TMP_PREFIX}*") if (self.root / "raw").exists() else ():
+        raw_tmps = [*(self.root / "raw").rglob(f"{TMP_PREFIX}*")] if (self.root / "raw").exists() else []
+        for raw_tmp in [*raw_tmps, *self.root.glob(f"{TMP_PREFIX}*")]:  # raw messages being archived
             if old(raw_tmp):
                 raw_tmp.unlink(missing_ok=True)
                 removed.append(str(raw_tmp.relative_to(self.root).as_posix()))
         return removed
 
 
+class RawWrite:
+    """A raw message being archived: kept (moved into place under its hash) once it is known to be campaign mail,
+    dropped (its temporary file removed) when it is not. Either waits for the writer thread first."""
+
+    def __init__(self, store: FileStore, written: Future[tuple[str, str, Path | None]]) -> None:
+        self.store = store
+        self.written = written
+        self.kept: tuple[str, str] | None = None
+
+    def keep(self) -> tuple[str, str]:
+        """(path relative to the data folder, SHA-256) of the archived message, durable on disk."""
+        if self.kept is None:
+            relative, digest, tmp = self.written.result()
+            if tmp is not None:
+                path = self.store.absolute(relative)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                publish(tmp, path)
+            self.kept = relative, digest
+        return self.kept
+
+    def drop(self) -> None:
+        if self.kept is None:
+            try:
+                _, _, tmp = self.written.result()
+            except OSError:
+                return
+            if tmp is not None:
+                tmp.unlink(missing_ok=True)
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Write `data` at `path` whole or not at all: a temporary file beside it, fsync, rename, fsync the folder."""
+    publish(write_temporary(path, data), path)
+
+
+def write_temporary(path: Path, data: bytes) -> Path:
+    """`data` in a temporary file beside `path`, on disk (fsync'd); the file's path."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{TMP_PREFIX}{os.getpid()}-{path.name[:40]}")
     with open(tmp, "wb") as handle:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
+    return tmp
+
+
+def publish(tmp: Path, path: Path) -> None:
+    """Move a written temporary file to its place, and make the move itself durable (fsync the folder)."""
     os.replace(tmp, path)
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:

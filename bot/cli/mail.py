@@ -102,13 +102,13 @@ def import_(
 def import_messages(application: App, files: list[Path], fixed: datetime | None,
                     clock: Callable[[], datetime]) -> list[str]:
     from bot.core.mail.parse import parse_mail
-    from bot.office.intake.ledger import Source
+    from bot.office.intake.ledger import Source, header_block
     from storage.files import sha256_hex
 
     states: list[str] = []
     for path in files:
         for _label, raw in read_messages(path):
-            when = fixed or parse_mail(raw).date or clock()
+            when = fixed or parse_mail(header_block(raw)).date or clock()  # the headers are enough for the date
             source = Source(f"import:{sha256_hex(raw)[:32]}", 0, 0)
             result = application.intake.process(raw, when, source, clock())
             states.append(result.state if result is not None else "claimed")  # another worker's, at this moment

@@ -9,6 +9,7 @@ import imaplib
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -16,9 +17,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from bot.adapters.config_file import ImapConfig
-from bot.adapters.mailbox import FolderState, ImapMailbox, MailboxError
+from bot.adapters.mailbox import Fetched, FolderState, ImapMailbox, MailboxError
 from bot.office.intake.ledger import Result, Source, header_message_id, ledger_key, provisional_key, save_cursor
-from bot.office.intake.shell import Intake
+from bot.office.intake.shell import Claim, Intake
 from storage import tables as t
 from storage.db import session
 
@@ -77,30 +78,67 @@ def poll_folder(
         uids = box.uids_after(cursor.last_uid)
         mark_left_unmarked(box, engine, folder)
     heads = box.message_ids(uids) if uids else {}
-    for uid in uids:
-        # Claimed before its bytes are read: of several workers on one database, one reads each message.
-        source = Source(folder.name, folder.uidvalidity, uid, in_mailbox=True)
-        claim = intake.claim(source, header_key(heads.get(uid, b"")) or provisional_key(source), clock())
-        if claim.row is None:  # done before (marked if it was left unmarked), or another worker's
-            if claim.done is not None and claim.done.campaign:
+    waiting = iter(uids)
+
+    def next_claimed() -> tuple[int, Claim] | None:
+        """The next message this worker claims, claimed before its bytes are read: of several workers on one
+        database, one reads each message. What was done before is marked on the way (if left unmarked)."""
+        for uid in waiting:
+            source = Source(folder.name, folder.uidvalidity, uid, in_mailbox=True)
+            claim = intake.claim(source, header_key(heads.get(uid, b"")) or provisional_key(source), clock())
+            if claim.row is not None:
+                return uid, claim
+            if claim.done is not None and claim.done.campaign:  # done before; another worker's is left alone
                 mark(box, engine, claim.done.row_id, uid)
-            continue
-        fetched = box.fetch(uid)
-        if fetched is None:  # gone from the server meanwhile
-            intake.release(claim)
-            continue
-        report.fetched += 1
-        # The message's last commit also moves the cursor past it (bot/office/intake/ledger.py).
-        result = intake.process(fetched.raw, fetched.internaldate, source, clock(), claim)
-        if result is None:  # taken over by another worker
-            continue
-        report.results.append(result)
-        if result.campaign:
-            mark(box, engine, result.row_id, uid)
+        return None
+
+    # Working alone, one message ahead: the next one is claimed and its bytes arrive on another thread while this
+    # one is processed (its attempt counts only when its work starts). Beside other workers each fetches in turn:
+    # a claim held ahead would keep a message from them, and the workers already overlap the network and the
+    # CPU. The connection is used by one thread at a time: every other IMAP command waits for the fetch.
+    ahead = intake.claimant.alone
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="imap-fetch") as fetcher:
+        current = next_claimed()
+        arriving = fetcher.submit(box.fetch, current[0]) if current else None
+        while current is not None and arriving is not None:
+            uid, claim = current
+            fetched = arriving.result()  # an error here leaves the claim to be taken over, its attempt uncounted
+            following = next_claimed() if ahead else None
+            arriving = fetcher.submit(box.fetch, following[0]) if following else None
+            try:
+                result = _process(intake, fetched, claim, Source(folder.name, folder.uidvalidity, uid, True),
+                                  clock, report)
+                if arriving is not None:
+                    wait([arriving])  # before the connection is used again
+                if result is not None and result.campaign:
+                    mark(box, engine, result.row_id, uid)
+            except BaseException:
+                if arriving is not None:
+                    wait([arriving])
+                if following is not None:
+                    intake.give_back(following[1])
+                raise
+            if not ahead:
+                following = next_claimed()
+                arriving = fetcher.submit(box.fetch, following[0]) if following else None
+            current = following
     if cursor is None or cursor.uidvalidity != folder.uidvalidity:
         with session(engine) as s:  # nothing new (or only mail before the campaign): start from here
             save_cursor(s, folder.name, folder.uidvalidity, max(uids, default=0))
             s.commit()
+
+
+def _process(intake: Intake, fetched: Fetched | None, claim: Claim, source: Source, clock: Callable[[], datetime],
+             report: PollReport) -> Result | None:
+    if fetched is None:  # gone from the server meanwhile
+        intake.release(claim)
+        return None
+    report.fetched += 1
+    # The message's last commit also moves the cursor past it (bot/office/intake/ledger.py).
+    result = intake.process(fetched.raw, fetched.internaldate, source, clock(), claim)
+    if result is not None:  # None: taken over by another worker
+        report.results.append(result)
+    return result
 
 
 def mark(box: ImapMailbox, engine: Engine, row_id: int, uid: int) -> None:

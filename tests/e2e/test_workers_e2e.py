@@ -187,7 +187,8 @@ def test_a_claim_whose_worker_died_is_taken_over_after_its_lease(
 
     # Worker A claims the first message and dies while working on it.
     a = start(setup, "a")
-    claimed = wait_for(lambda: setup.query("SELECT uid, worker, attempts FROM message WHERE state = 'claimed'"))
+    claimed = wait_for(lambda: setup.query(
+        "SELECT uid, worker, attempts FROM message WHERE state = 'claimed' AND attempts = 1"))
     a.send_signal(signal.SIGKILL)
     a.wait()
     assert claimed == [(1, claimed[0][1], 1)]

@@ -28,7 +28,7 @@ from bot.core.mail.parse import parse_mail
 from bot.core.model import Mail
 from bot.core.pipeline import Analysis
 from storage import tables as t
-from storage.files import FileStore
+from storage.files import RawWrite
 
 HEAD_LIMIT = 1024 * 1024  # the header block is looked for in the first MiB
 
@@ -105,7 +105,7 @@ def claim(s: Session, source: Source, key: str, now: datetime, who: Claimant) ->
     """The row for a message not yet analysed: where it is and its key, nothing of its content; None when
     another worker inserted the row first."""
     row = t.MessageRow(folder=source.folder, uidvalidity=source.uidvalidity, uid=source.uid, key=key,
-                       state=t.CLAIMED, attempts=1, created_at=now, updated_at=now, worker=who.name,
+                       state=t.CLAIMED, attempts=0, created_at=now, updated_at=now, worker=who.name,
                        lease_until=now + who.lease)
     s.add(row)
     try:
@@ -118,13 +118,12 @@ def claim(s: Session, source: Source, key: str, now: datetime, who: Claimant) ->
 
 def take_over(s: Session, row: t.MessageRow, now: datetime, who: Claimant) -> bool:
     """Take a claimed row whose worker is gone: at once when working alone, else once its lease has run
-    out. One conditional update, so of several workers trying at once exactly one succeeds; the attempt
-    is counted."""
+    out. One conditional update, so of several workers trying at once exactly one succeeds."""
     condition = [t.MessageRow.id == row.id, t.MessageRow.state == t.CLAIMED]
     if not who.alone:
         condition.append(col(t.MessageRow.lease_until).is_(None) | (col(t.MessageRow.lease_until) < now))
     done = s.exec(update(t.MessageRow).where(*condition).values(  # type: ignore[call-overload]
-        attempts=t.MessageRow.attempts + 1, worker=who.name, lease_until=now + who.lease, updated_at=now))
+        worker=who.name, lease_until=now + who.lease, updated_at=now))
     s.commit()
     if done.rowcount != 1:
         return False
@@ -147,6 +146,33 @@ def abandon(s: Session, row: t.MessageRow, who: Claimant) -> None:
     """Drop a claim whose message is gone from the server before it was read."""
     s.exec(t.MessageRow.__table__.delete().where(  # type: ignore[attr-defined]
         t.MessageRow.id == row.id, t.MessageRow.state == t.CLAIMED, t.MessageRow.worker == who.name))
+    s.commit()
+
+
+def start(s: Session, row: t.MessageRow, now: datetime, who: Claimant) -> None:
+    """Count an attempt at the claimed message, committed before its bytes are judged, and renew the lease: a
+    message that kills the process while it is worked on is set aside after `limits.max_attempts` tries. A claim
+    taken ahead of its turn (bot/office/poll.py) counts only once its work starts. Raises LostClaim when another
+    worker took the claim over meanwhile."""
+    done = s.exec(update(t.MessageRow).where(  # type: ignore[call-overload]
+        t.MessageRow.id == row.id, t.MessageRow.state == t.CLAIMED, t.MessageRow.worker == who.name,
+    ).values(attempts=t.MessageRow.attempts + 1, lease_until=now + who.lease, updated_at=now))
+    if done.rowcount != 1:
+        s.rollback()
+        raise LostClaim(f"message {row.id} was taken over by another worker before its work began")
+    s.commit()
+    s.refresh(row)
+
+
+def give_back(s: Session, row: t.MessageRow, who: Claimant) -> None:
+    """Return a claim this worker took and never worked on (the poll stopped before reading the message): a row
+    never worked on is removed, any other is left free to take at once."""
+    if row.attempts == 0:
+        abandon(s, row, who)
+        return
+    s.exec(update(t.MessageRow).where(  # type: ignore[call-overload]
+        t.MessageRow.id == row.id, t.MessageRow.state == t.CLAIMED, t.MessageRow.worker == who.name,
+    ).values(lease_until=None))
     s.commit()
 
 
@@ -177,9 +203,9 @@ def describe_match(row: t.MessageRow, analysis: Analysis) -> None:
     row.automatic = analysis.automatic
 
 
-def archive(row: t.MessageRow, raw: bytes, store: FileStore) -> None:
-    row.raw_path = store.archive_raw(raw)
-    row.raw_sha256 = hashlib.sha256(raw).hexdigest()
+def archive(row: t.MessageRow, raw: bytes, written: RawWrite) -> None:
+    """The raw message kept in the archive (bot/office/intake/shell.py started writing it) and named in its row."""
+    row.raw_path, row.raw_sha256 = written.keep()
     row.raw_size = len(raw)
 
 
@@ -241,16 +267,16 @@ def record_unrelated(s: Session, row: t.MessageRow, source: Source, now: datetim
 
 
 def record_duplicate(s: Session, row: t.MessageRow, source: Source, analysis: Analysis, raw: bytes,
-                     original: t.MessageRow, store: FileStore, now: datetime, who: Claimant | None = None) -> Result:
+                     original: t.MessageRow, written: RawWrite, now: datetime, who: Claimant | None = None) -> Result:
     describe_match(row, analysis)
-    archive(row, raw, store)
+    archive(row, raw, written)
     row.state = t.DUPLICATE
     row.disposition = "duplicate"
     row.duplicate_of = original.id
     return finish(s, row, source, now, who)
 
 
-def set_aside(s: Session, row: t.MessageRow, source: Source, raw: bytes, received_at: datetime, store: FileStore,
+def set_aside(s: Session, row: t.MessageRow, source: Source, raw: bytes, received_at: datetime, written: RawWrite,
               error: str, now: datetime, who: Claimant | None = None) -> Result:
     """A message that could not be analysed (it raised, or its processing was interrupted
     `limits.max_attempts` times): failed, for staff. Its raw bytes are archived and its headers describe it,
@@ -259,7 +285,7 @@ def set_aside(s: Session, row: t.MessageRow, source: Source, raw: bytes, receive
         head = parse_mail(header_block(raw))
         describe(row, head, received_at)
     if row.raw_path is None:
-        archive(row, raw, store)
+        archive(row, raw, written)
     return fail(s, row, source, error, now, who)
 
 

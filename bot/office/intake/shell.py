@@ -35,7 +35,7 @@ from bot.office.intake.replies import Replier
 from bot.office.intake.reply_policy import ReplyPolicy
 from storage import tables as t
 from storage.db import advisory_lock, session
-from storage.files import FileStore
+from storage.files import FileStore, RawWrite
 
 log = logging.getLogger(__name__)
 
@@ -106,30 +106,46 @@ class Intake:
             with session(self.engine) as s:
                 ledger.abandon(s, claim.row, self.claimant)
 
+    def give_back(self, claim: Claim) -> None:
+        """Return a claim taken ahead of its message and never worked on (bot/office/poll.py)."""
+        if claim.row is not None:
+            with session(self.engine) as s:
+                ledger.give_back(s, claim.row, self.claimant)
+
     def _work(self, row: t.MessageRow, raw: bytes, received_at: datetime, source: Source, now: datetime) -> Result:
+        # The raw bytes go to disk while the message is judged; kept if it is campaign mail, else removed.
+        written = self.store.archiving(raw)
+        try:
+            return self._judge_and_store(row, raw, received_at, source, now, written)
+        finally:
+            written.drop()
+
+    def _judge_and_store(self, row: t.MessageRow, raw: bytes, received_at: datetime, source: Source, now: datetime,
+                         written: RawWrite) -> Result:
         who = self.claimant
         with session(self.engine) as s:
             s.add(row)
+            ledger.start(s, row, now, who)
             row.key = ledger.ledger_key(ledger.header_message_id(ledger.header_block(raw)), raw)  # now from the bytes
             allowed = self.ctx.limits.max_attempts
             if row.attempts > allowed:  # interrupted that often: the process died while working on it
                 error = f"gave up after {allowed} interrupted attempts (the process died while working on it)"
-                return ledger.set_aside(s, row, source, raw, received_at, self.store, error, now, who)
+                return ledger.set_aside(s, row, source, raw, received_at, written, error, now, who)
             try:
                 analysis = self.analyse(s, raw, received_at)
             except Exception:
                 log.exception("message %s (%s uid %s) could not be analysed", row.id, source.folder, source.uid)
                 s.rollback()
-                return ledger.set_aside(s, row, source, raw, received_at, self.store, traceback.format_exc(), now,
+                return ledger.set_aside(s, row, source, raw, received_at, written, traceback.format_exc(), now,
                                         who)
             if not analysis.relevant:
                 return ledger.record_unrelated(s, row, source, now, who)
             row.key = ledger.ledger_key(analysis.mail.message_id, raw)
             original = ledger.earlier_campaign_row(s, row.key, row.id or 0)
             if original is not None:
-                return ledger.record_duplicate(s, row, source, analysis, raw, original, self.store, now, who)
+                return ledger.record_duplicate(s, row, source, analysis, raw, original, written, now, who)
             try:
-                return self._store(s, row, source, raw, analysis, now)
+                return self._store(s, row, source, raw, written, analysis, now)
             except ledger.LostClaim:
                 raise
             except Exception:
@@ -154,10 +170,10 @@ class Intake:
             analysis = self.analyse(s, raw, received_at)
             return judge(analysis, unit_state(s, analysis.match.unit, analysis.route.slug))
 
-    def _store(self, s: Session, row: t.MessageRow, source: Source, raw: bytes, analysis: Analysis,
-               now: datetime) -> Result:
+    def _store(self, s: Session, row: t.MessageRow, source: Source, raw: bytes, written: RawWrite,
+               analysis: Analysis, now: datetime) -> Result:
         ledger.describe_match(row, analysis)
-        ledger.archive(row, raw, self.store)
+        ledger.archive(row, raw, written)
         s.add(row)
         s.commit()  # archived: from here on nothing of this message can be lost
         self._record(s, row, analysis, now, ReplyPolicy.AS_DECIDED)
