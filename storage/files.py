@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import threading
 import unicodedata
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -74,9 +75,7 @@ class FileStore:
     def archiving(self, raw: bytes) -> RawWrite:
         """Start archiving the raw message on the store's writer thread (its hash, a temporary file, fsync), so
         the disk works while the message is judged; `keep` or `drop` it then."""
-        if self._writer is None:
-            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="raw-archive")
-        return RawWrite(self, self._writer.submit(self._write_raw, raw))
+        return RawWrite(self, self.writer().submit(self._write_raw, raw))
 
     def _write_raw(self, raw: bytes) -> tuple[str, str, Path | None]:
         """On the writer thread: the hash, and unless the archive has it, a temporary file in the data folder
@@ -91,20 +90,19 @@ class FileStore:
     def place(self, folder: Iterable[str], filename: str, payload: bytes, sha256: str) -> str:
         """Store a file idempotently: the same content lands at the same path, never overwriting
         a different file of the same name (that one gets ` (2)`, ` (3)` …)."""
-        parts = [safe_name(p, "_") for p in folder]
-        directory = PurePosixPath(*parts)
-        base = safe_name(filename)
-        for n in range(1, 10_000):
-            name = base if n == 1 else numbered(base, n)
-            relative = str(directory / name)
-            path = self.absolute(relative)
-            if not path.exists():
-                write_atomic(path, payload)
-                return relative
-            if path.stat().st_size == len(payload) and sha256_hex(path.read_bytes()) == sha256:
-                os.utime(path)  # placed again: young, so a sweep beside other workers spares it
-                return relative
-        raise OSError(f"too many files named {base!r} in {directory}")
+        placing = self.placing()
+        relative = placing.place(folder, filename, payload, sha256)
+        placing.wait()
+        return relative
+
+    def placing(self) -> Placing:
+        """A batch of files written on the store's writer threads (see `Placing`)."""
+        return Placing(self)
+
+    def writer(self) -> ThreadPoolExecutor:
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(max_workers=2, thread_name_prefix="file-writer")
+        return self._writer
 
     def sweep(self, top: str, referenced: set[str], before: datetime | None = None) -> list[str]:
         """Remove temporary files and files no row refers to under `top` (a crash leftover); with `before`,
@@ -133,6 +131,47 @@ class FileStore:
                 raw_tmp.unlink(missing_ok=True)
                 removed.append(str(raw_tmp.relative_to(self.root).as_posix()))
         return removed
+
+
+class Placing:
+    """A message's files, each named at once (idempotently, as `FileStore.place`) and written on the store's writer
+    threads while the rest of its record is made; `wait` before the transaction that names them commits."""
+
+    def __init__(self, store: FileStore) -> None:
+        self.store = store
+        self.named: dict[str, str] = {}  # relative path → SHA-256, for files still being written
+        self.writes: list[Future[None]] = []
+
+    def place(self, folder: Iterable[str], filename: str, payload: bytes, sha256: str) -> str:
+        parts = [safe_name(p, "_") for p in folder]
+        directory = PurePosixPath(*parts)
+        base = safe_name(filename)
+        for n in range(1, 10_000):
+            name = base if n == 1 else numbered(base, n)
+            relative = str(directory / name)
+            if relative in self.named:
+                if self.named[relative] == sha256:
+                    return relative
+                continue
+            path = self.store.absolute(relative)
+            if not path.exists():
+                self.named[relative] = sha256
+                self.writes.append(self.store.writer().submit(write_atomic, path, payload))
+                return relative
+            if path.stat().st_size == len(payload) and sha256_hex(path.read_bytes()) == sha256:
+                os.utime(path)  # placed again: young, so a sweep beside other workers spares it
+                return relative
+        raise OSError(f"too many files named {base!r} in {directory}")
+
+    def wait(self) -> None:
+        """Every file written and on disk; the first error, if any, raised."""
+        first = next((e for e in self.settle() if e is not None), None)
+        if first is not None:
+            raise first
+
+    def settle(self) -> list[BaseException | None]:
+        """Wait for every write, whatever its outcome; their errors."""
+        return [f.exception() for f in self.writes]
 
 
 class RawWrite:
@@ -173,7 +212,8 @@ def write_atomic(path: Path, data: bytes) -> None:
 def write_temporary(path: Path, data: bytes) -> Path:
     """`data` in a temporary file beside `path`, on disk (fsync'd); the file's path."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{TMP_PREFIX}{os.getpid()}-{path.name[:40]}")
+    # Unique to the process and thread: two writer threads may write files whose names begin alike.
+    tmp = path.with_name(f"{TMP_PREFIX}{os.getpid()}-{threading.get_ident()}-{path.name[:40]}")
     with open(tmp, "wb") as handle:
         handle.write(data)
         handle.flush()

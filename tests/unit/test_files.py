@@ -76,3 +76,22 @@ def test_sweep_removes_temporary_and_unreferenced_files_only(tmp_path: Path) -> 
     removed = store.sweep("idv", {kept})
     assert sorted(removed) == sorted([orphan, "idv/u/photo/.tmp-1-c.jpg"])
     assert (tmp_path / kept).exists() and (tmp_path / raw).exists()
+
+
+def test_a_batch_names_each_file_at_once_and_writes_them_all_intact(tmp_path: Path) -> None:
+    """The files of one message are written on two threads: names that begin alike never share a temporary
+    file, the same content twice is one file, another content of the same name is numbered."""
+    store = FileStore(tmp_path)
+    long = "unit-12-volunteer-service-photos-2020-12-05-morning-batch-one-original"  # alike past 40 characters
+    payloads = {f"{long}-{n}.jpg": bytes([n]) * (1 << 20) for n in range(8)}
+    placing = store.placing()
+    paths = {name: placing.place(("idv", "u", "photo"), name, data, sha256_hex(data))
+             for name, data in payloads.items()}
+    same = placing.place(("idv", "u", "photo"), f"{long}-0.jpg", payloads[f"{long}-0.jpg"],
+                         sha256_hex(payloads[f"{long}-0.jpg"]))
+    other = placing.place(("idv", "u", "photo"), f"{long}-0.jpg", b"other", sha256_hex(b"other"))
+    placing.wait()
+    assert same == paths[f"{long}-0.jpg"] and other == f"idv/u/photo/{long}-0 (2).jpg"
+    assert {name: (tmp_path / path).read_bytes() for name, path in paths.items()} == payloads
+    assert (tmp_path / other).read_bytes() == b"other"
+    assert not list(tmp_path.rglob(".tmp-*"))

@@ -15,7 +15,7 @@ from bot.core.routing import required_in
 from bot.core.rules import missing_categories
 from bot.core.settings import CampaignConfig
 from storage import tables as t
-from storage.files import FileStore, safe_name
+from storage.files import Placing, safe_name
 
 UNASSIGNED_FOLDER = "_unassigned"  # files of mail no unit could be found for
 UNSORTED_FOLDER = "未归类"  # files of mail no campaign could be chosen for
@@ -31,9 +31,9 @@ def unit_state(s: Session, unit: str | None, campaign: str | None, exclude: int 
     return UnitState(sha256s=frozenset(rows))
 
 
-def place_files(decision: Decision, store: FileStore) -> dict[int, str]:
-    """Write every file of the message, idempotently; a late-rejected message keeps only its raw bytes.
-    Part index → stored path."""
+def place_files(decision: Decision, store: Placing) -> dict[int, str]:
+    """Write every file of the message, idempotently (on the store's writer threads: `store.wait()` before the
+    commit); a late-rejected message keeps only its raw bytes. Part index → stored path."""
     if any(p.code == "late_rejected" for p in decision.problems):
         return {}
     unit = decision.analysis.match.unit

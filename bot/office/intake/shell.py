@@ -210,7 +210,17 @@ class Intake:
         if analysis.match.unit is not None:  # one judgement of a unit at a time, across workers and staff
             advisory_lock(s, f"unit:{analysis.route.slug}:{analysis.match.unit}")
         decision = judge(analysis, unit_state(s, analysis.match.unit, analysis.route.slug, exclude=row.id))
-        placed = place_files(decision, self.store)
+        placing = self.store.placing()  # the files go to disk while the rest of the record is made
+        try:
+            self._record_placed(s, row, analysis, decision, place_files(decision, placing), now, reply, existing)
+        except BaseException:
+            placing.settle()  # no write outlives the attempt
+            raise
+        placing.wait()  # every file on disk before the caller commits
+
+    def _record_placed(self, s: Session, row: t.MessageRow, analysis: Analysis, decision: Decision,
+                       placed: dict[int, str], now: datetime, reply: ReplyPolicy,
+                       existing: list[t.ItemRow] | None) -> None:
         write_items(s, row, decision, placed, existing or [])
         campaign = analysis.campaign
         texts = [self.templates.problem_text(p, campaign, analysis.received_at) for p in decision.problems
