@@ -155,16 +155,21 @@ _NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/=]")
 def decode_base64(data: bytes) -> bytes:
     """Decode as much base64 as there is: stray characters skipped, missing padding tolerated,
     blocks padded in the middle (concatenated encoders) decoded one after another."""
-    first_pad = data.find(b"=")
-    if first_pad < 0 or not data[first_pad:].strip(b"= \t\r\n"):
+    return decode_base64_in(data, 0, len(data))
+
+
+def decode_base64_in(raw: bytes, start: int, end: int) -> bytes:
+    """`decode_base64(raw[start:end])`, without copying the encoded text first (a part's span of a message)."""
+    first_pad = raw.find(b"=", start, end)
+    if first_pad < 0 or not raw[first_pad:end].strip(b"= \t\r\n"):
         # The usual case, padding only at the end: skipping line breaks and stray characters as binascii does,
         # without the two copies below. pybase64 (SIMD) gives binascii's bytes three times as fast
         # (tests/unit/test_charsets.py compares them).
         try:
-            return pybase64.b64decode(data, validate=False)
+            return pybase64.b64decode(memoryview(raw)[start:end], validate=False)
         except binascii.Error:
             pass  # a dangling character or missing padding: the careful way below
-    return _decode_base64_blocks(data)
+    return _decode_base64_blocks(raw[start:end])
 
 
 def _decode_base64_blocks(data: bytes) -> bytes:

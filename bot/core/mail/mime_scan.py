@@ -2,8 +2,8 @@
 
 `scan(raw)` builds the tree the standard library's feed parser (compat32) builds from the same bytes, part for
 part: the same headers (parsed by the feed parser's own header code), preambles, epilogues, defects and default
-types, and the same payloads; a part whose main type is not `text` keeps its payload as raw bytes until a
-reader asks for the string (`WireMessage`). The feed parser reads every line
+types, and the same payloads; a part whose main type is not `text` keeps its payload as a span of the raw
+message, not copied, until a reader asks for the string (`WireMessage`). The feed parser reads every line
 of every part (a 50 MB photo is 700,000 lines of base64); here a part's body is one slice between two boundary
 lines, found by searching the message for the boundary.
 
@@ -34,22 +34,26 @@ class Declined(Exception):
 
 
 class WireMessage(Message):
-    """A compat32 message whose leaf payload may still be the raw bytes of the message, in `wire`. Whoever
-    reads `_payload` (the standard library's generator, get_payload) gets the string the feed parser would have
-    stored, decoded from those bytes on first use; parse.py reads `wire` and decodes nothing."""
+    """A compat32 message whose leaf payload may still be a span of the raw message, `span` = (raw, start, end),
+    not copied. Whoever reads `_payload` (the standard library's generator, get_payload) gets the string the feed
+    parser would have stored, decoded from those bytes on first use; parse.py decodes the span itself."""
 
-    wire: bytes | None = None
+    span: tuple[bytes, int, int] | None = None
     _text: str | list[Message] | None = None
 
     @property  # type: ignore[override]
     def _payload(self) -> str | list[Message] | None:
-        if self.wire is not None:
-            self._text, self.wire = self.wire.decode("ascii", "surrogateescape"), None
+        if self.span is not None:
+            raw, start, end = self.span
+            self._text, self.span = raw[start:end].decode("ascii", "surrogateescape"), None
         return self._text
 
     @_payload.setter
     def _payload(self, value: str | list[Message] | None) -> None:
-        self._text, self.wire = value, None
+        self._text, self.span = value, None
+
+    def is_multipart(self) -> bool:
+        return self.span is None and isinstance(self._text, list)  # without decoding a span
 
 
 def scan(raw: bytes) -> Message | None:
@@ -94,7 +98,7 @@ class _Scanner:
         if maintype == "text":
             message._payload = self.raw[body:end].decode("ascii", "surrogateescape")
         else:
-            message.wire = self.raw[body:end]
+            message.span = (self.raw, body, end)
         return message, message
 
     def header_block(self, message: Message, start: int, end: int) -> int:
@@ -199,6 +203,13 @@ def _strip_line_end(data: bytes) -> bytes:
     return data
 
 
+def _line_end_length(raw: bytes, start: int, end: int) -> int:
+    """The length of the line end that ends raw[start:end]: 2, 1 or 0."""
+    if end - start >= 2 and raw[end - 2:end] == b"\r\n":
+        return 2
+    return 1 if end > start and raw[end - 1] in (0x0A, 0x0D) else 0
+
+
 def _strip_text_line_end(text: str) -> str:
     if text.endswith("\r\n"):
         return text[:-2]
@@ -214,7 +225,8 @@ def _strip_last_line_end(last: Message) -> None:
             last.epilogue = None
         elif last.epilogue is not None:
             last.epilogue = _strip_text_line_end(last.epilogue)
-    elif isinstance(last, WireMessage) and last.wire is not None:
-        last.wire = _strip_line_end(last.wire)
+    elif isinstance(last, WireMessage) and last.span is not None:
+        raw, start, end = last.span
+        last.span = (raw, start, end - _line_end_length(raw, start, end))
     elif isinstance(last._payload, str):
         last._payload = _strip_text_line_end(last._payload)

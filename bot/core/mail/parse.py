@@ -32,7 +32,14 @@ import mailparser
 from mailparser.dates import parse_mail_date
 from mailparser.utils import get_addresses
 
-from bot.core.mail.charsets import decode_base64, decode_bytes, decode_header, decode_undeclared, header_bytes
+from bot.core.mail.charsets import (
+    decode_base64,
+    decode_base64_in,
+    decode_bytes,
+    decode_header,
+    decode_undeclared,
+    header_bytes,
+)
 from bot.core.mail.html_text import html_to_text
 from bot.core.mail.mime_scan import scan
 from bot.core.mail.triage import machine_marks
@@ -341,13 +348,16 @@ def _transfer_encoding(part: Message) -> str:
 
 def _payload(part: Message) -> bytes:
     """The decoded bytes of a leaf part; broken base64 yields what can be decoded."""
-    # The stored payload: get_payload() would already have decoded raw 8-bit bytes lossily. A scanned part
-    # may still hold the message's bytes.
-    raw = getattr(part, "wire", None)
-    if raw is None:
-        raw = getattr(part, "_payload", None)
-    data = header_bytes(raw if isinstance(raw, str | bytes) else str(part.get_payload()))
     encoding = _transfer_encoding(part)
+    span = getattr(part, "span", None)  # a scanned part still in the message: decoded where it lies
+    if span is not None and encoding == "base64":
+        return decode_base64_in(*span)
+    if span is not None:
+        data = span[0][span[1]:span[2]]
+    else:
+        # The stored payload: get_payload() would already have decoded raw 8-bit bytes lossily.
+        raw = getattr(part, "_payload", None)
+        data = header_bytes(raw if isinstance(raw, str | bytes) else str(part.get_payload()))
     if encoding == "base64":
         return decode_base64(data)
     if encoding == "quoted-printable":
