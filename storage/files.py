@@ -60,7 +60,8 @@ class FileStore:
 
     def __init__(self, data_dir: Path) -> None:
         self.root = data_dir.resolve()
-        self._writer: ThreadPoolExecutor | None = None
+        # Its threads start with the first write; shared by the poll's fetcher and the main thread.
+        self._writer = ThreadPoolExecutor(max_workers=2, thread_name_prefix="file-writer")
 
     def absolute(self, relative: str) -> Path:
         path = (self.root / relative).resolve()
@@ -100,8 +101,6 @@ class FileStore:
         return Placing(self)
 
     def writer(self) -> ThreadPoolExecutor:
-        if self._writer is None:
-            self._writer = ThreadPoolExecutor(max_workers=2, thread_name_prefix="file-writer")
         return self._writer
 
     def sweep(self, top: str, referenced: set[str], before: datetime | None = None) -> list[str]:

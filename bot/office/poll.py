@@ -22,6 +22,7 @@ from bot.office.intake.ledger import Result, Source, header_message_id, ledger_k
 from bot.office.intake.shell import Claim, Intake
 from storage import tables as t
 from storage.db import session
+from storage.files import RawWrite
 
 log = logging.getLogger(__name__)
 
@@ -97,30 +98,36 @@ def poll_folder(
     # a claim held ahead would keep a message from them, and the workers already overlap the network and the
     # CPU. The connection is used by one thread at a time: every other IMAP command waits for the fetch.
     ahead = intake.claimant.alone
+
+    def arrive(uid: int) -> Arrived:
+        """On the fetcher thread: the message's bytes, and their archiving started on the store's writer."""
+        fetched = box.fetch(uid)
+        return fetched, intake.store.archiving(fetched.raw) if fetched is not None else None
+
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="imap-fetch") as fetcher:
         current = next_claimed()
-        arriving = fetcher.submit(box.fetch, current[0]) if current else None
+        arriving = fetcher.submit(arrive, current[0]) if current else None
         while current is not None and arriving is not None:
             uid, claim = current
-            fetched = arriving.result()  # an error here leaves the claim to be taken over, its attempt uncounted
+            fetched, written = arriving.result()  # an error here leaves the claim to be taken over, uncounted
             following = next_claimed() if ahead else None
-            arriving = fetcher.submit(box.fetch, following[0]) if following else None
+            arriving = fetcher.submit(arrive, following[0]) if following else None
             try:
-                result = _process(intake, fetched, claim, Source(folder.name, folder.uidvalidity, uid, True),
+                result = _process(intake, fetched, written, claim, Source(folder.name, folder.uidvalidity, uid, True),
                                   clock, report)
                 if arriving is not None:
                     wait([arriving])  # before the connection is used again
                 if result is not None and result.campaign:
                     mark(box, engine, result.row_id, uid)
             except BaseException:
-                if arriving is not None:
-                    wait([arriving])
+                if arriving is not None and arriving.exception() is None and arriving.result()[1] is not None:
+                    arriving.result()[1].drop()
                 if following is not None:
                     intake.give_back(following[1])
                 raise
             if not ahead:
                 following = next_claimed()
-                arriving = fetcher.submit(box.fetch, following[0]) if following else None
+                arriving = fetcher.submit(arrive, following[0]) if following else None
             current = following
     if cursor is None or cursor.uidvalidity != folder.uidvalidity:
         with session(engine) as s:  # nothing new (or only mail before the campaign): start from here
@@ -128,14 +135,17 @@ def poll_folder(
             s.commit()
 
 
-def _process(intake: Intake, fetched: Fetched | None, claim: Claim, source: Source, clock: Callable[[], datetime],
-             report: PollReport) -> Result | None:
+Arrived = tuple[Fetched | None, RawWrite | None]
+
+
+def _process(intake: Intake, fetched: Fetched | None, written: RawWrite | None, claim: Claim, source: Source,
+             clock: Callable[[], datetime], report: PollReport) -> Result | None:
     if fetched is None:  # gone from the server meanwhile
         intake.release(claim)
         return None
     report.fetched += 1
     # The message's last commit also moves the cursor past it (bot/office/intake/ledger.py).
-    result = intake.process(fetched.raw, fetched.internaldate, source, clock(), claim)
+    result = intake.process(fetched.raw, fetched.internaldate, source, clock(), claim, written)
     if result is not None:  # None: taken over by another worker
         report.results.append(result)
     return result

@@ -85,20 +85,27 @@ class Intake:
             return Claim(row=row) if ledger.take_over(s, row, now, who) else Claim()
 
     def process(self, raw: bytes, received_at: datetime, source: Source, now: datetime,
-                claim: Claim | None = None) -> Result | None:
+                claim: Claim | None = None, written: RawWrite | None = None) -> Result | None:
         """The message's whole path (claimed first when `claim` is not given); None when another worker
-        has it, or took it over while this one outlived its lease."""
+        has it, or took it over while this one outlived its lease. `written`: the archiving of `raw`, when the
+        caller started it (`self.store.archiving(raw)`, as the poll does when the bytes arrive); kept or dropped
+        here in every case."""
         now = now.astimezone(UTC)
-        if claim is None:
-            claim = self.claim(source, ledger.ledger_key(ledger.header_message_id(ledger.header_block(raw)), raw),
-                               now)
-        if claim.row is None:
-            return claim.done
         try:
-            return self._work(claim.row, raw, received_at, source, now)
+            if claim is None:
+                claim = self.claim(source, ledger.ledger_key(ledger.header_message_id(ledger.header_block(raw)),
+                                                             raw), now)
+            if claim.row is None:
+                return claim.done
+            # The raw bytes go to disk while the message is judged; kept if it is campaign mail, else removed.
+            written = written or self.store.archiving(raw)
+            return self._judge_and_store(claim.row, raw, received_at, source, now, written)
         except ledger.LostClaim as exc:
             log.warning("%s", exc)
             return None
+        finally:
+            if written is not None:
+                written.drop()
 
     def release(self, claim: Claim) -> None:
         """Drop a claim whose message left the server before it was read."""
@@ -111,14 +118,6 @@ class Intake:
         if claim.row is not None:
             with session(self.engine) as s:
                 ledger.give_back(s, claim.row, self.claimant)
-
-    def _work(self, row: t.MessageRow, raw: bytes, received_at: datetime, source: Source, now: datetime) -> Result:
-        # The raw bytes go to disk while the message is judged; kept if it is campaign mail, else removed.
-        written = self.store.archiving(raw)
-        try:
-            return self._judge_and_store(row, raw, received_at, source, now, written)
-        finally:
-            written.drop()
 
     def _judge_and_store(self, row: t.MessageRow, raw: bytes, received_at: datetime, source: Source, now: datetime,
                          written: RawWrite) -> Result:
