@@ -60,7 +60,9 @@ class FileStore:
 
     def __init__(self, data_dir: Path) -> None:
         self.root = data_dir.resolve()
-        # Its threads start with the first write; shared by the poll's fetcher and the main thread.
+        # Threads start with the first write; used from the poll's fetcher and the main thread. The raw archive
+        # has its own, so a message's raw bytes never wait behind the files of the one before.
+        self._archiver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="raw-archiver")
         self._writer = ThreadPoolExecutor(max_workers=2, thread_name_prefix="file-writer")
 
     def absolute(self, relative: str) -> Path:
@@ -76,7 +78,7 @@ class FileStore:
     def archiving(self, raw: bytes) -> RawWrite:
         """Start archiving the raw message on the store's writer thread (its hash, a temporary file, fsync), so
         the disk works while the message is judged; `keep` or `drop` it then."""
-        return RawWrite(self, self.writer().submit(self._write_raw, raw))
+        return RawWrite(self, self._archiver.submit(self._write_raw, raw))
 
     def _write_raw(self, raw: bytes) -> tuple[str, str, Path | None]:
         """On the writer thread: the hash, and unless the archive has it, a temporary file in the data folder
