@@ -142,6 +142,7 @@ class Placing:
         self.store = store
         self.named: dict[str, str] = {}  # relative path → SHA-256, for files still being written
         self.writes: list[Future[None]] = []
+        self.folders: set[Path] = set()  # where files were moved in: each made durable once, in `wait`
 
     def place(self, folder: Iterable[str], filename: str, payload: bytes, sha256: str) -> str:
         parts = [safe_name(p, "_") for p in folder]
@@ -157,7 +158,8 @@ class Placing:
             path = self.store.absolute(relative)
             if not path.exists():
                 self.named[relative] = sha256
-                self.writes.append(self.store.writer().submit(write_atomic, path, payload))
+                self.folders.add(path.parent)
+                self.writes.append(self.store.writer().submit(write_in_place, path, payload))
                 return relative
             if path.stat().st_size == len(payload) and sha256_hex(path.read_bytes()) == sha256:
                 os.utime(path)  # placed again: young, so a sweep beside other workers spares it
@@ -165,10 +167,12 @@ class Placing:
         raise OSError(f"too many files named {base!r} in {directory}")
 
     def wait(self) -> None:
-        """Every file written and on disk; the first error, if any, raised."""
+        """Every file written and on disk, and the folders that name them; the first error, if any, raised."""
         first = next((e for e in self.settle() if e is not None), None)
         if first is not None:
             raise first
+        for folder in sorted(self.folders):
+            fsync_folder(folder)
 
     def settle(self) -> list[BaseException | None]:
         """Wait for every write, whatever its outcome; their errors."""
@@ -210,6 +214,11 @@ def write_atomic(path: Path, data: bytes) -> None:
     publish(write_temporary(path, data), path)
 
 
+def write_in_place(path: Path, data: bytes) -> None:
+    """`write_atomic` but for the folder's fsync, which the caller does once for all it wrote there."""
+    os.replace(write_temporary(path, data), path)
+
+
 def write_temporary(path: Path, data: bytes) -> Path:
     """`data` in a temporary file beside `path`, on disk (fsync'd); the file's path."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -225,7 +234,11 @@ def write_temporary(path: Path, data: bytes) -> Path:
 def publish(tmp: Path, path: Path) -> None:
     """Move a written temporary file to its place, and make the move itself durable (fsync the folder)."""
     os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
+    fsync_folder(path.parent)
+
+
+def fsync_folder(folder: Path) -> None:
+    dir_fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
     finally:

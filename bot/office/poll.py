@@ -81,12 +81,12 @@ def poll_folder(
     heads = box.message_ids(uids) if uids else {}
     waiting = iter(uids)
 
-    def next_claimed() -> tuple[int, Claim] | None:
+    def next_claimed(ahead: bool = False) -> tuple[int, Claim] | None:
         """The next message this worker claims, claimed before its bytes are read: of several workers on one
         database, one reads each message. What was done before is marked on the way (if left unmarked)."""
         for uid in waiting:
             source = Source(folder.name, folder.uidvalidity, uid, in_mailbox=True)
-            claim = intake.claim(source, header_key(heads.get(uid, b"")) or provisional_key(source), clock())
+            claim = intake.claim(source, header_key(heads.get(uid, b"")) or provisional_key(source), clock(), ahead)
             if claim.row is not None:
                 return uid, claim
             if claim.done is not None and claim.done.campaign:  # done before; another worker's is left alone
@@ -110,7 +110,7 @@ def poll_folder(
         while current is not None and arriving is not None:
             uid, claim = current
             fetched, written = arriving.result()  # an error here leaves the claim to be taken over, uncounted
-            following = next_claimed() if ahead else None
+            following = next_claimed(ahead=True) if ahead else None
             arriving = fetcher.submit(arrive, following[0]) if following else None
             try:
                 result = _process(intake, fetched, written, claim, Source(folder.name, folder.uidvalidity, uid, True),

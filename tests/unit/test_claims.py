@@ -60,14 +60,14 @@ def source(uid: int) -> Source:
 def test_a_claim_is_passed_over_while_its_lease_runs_and_taken_over_after(base: Intake) -> None:
     a, b = worker(base, "host-a:1"), worker(base, "host-a:2")
     held = a.claim(source(1), provisional_key(source(1)), NOW)
-    assert held.row is not None and (held.row.worker, held.row.attempts) == ("host-a:1", 0)  # counted at work
+    assert held.row is not None and (held.row.worker, held.row.attempts) == ("host-a:1", 1)
     assert held.row.lease_until == NOW + LEASE
     busy = b.claim(source(1), provisional_key(source(1)), NOW + LEASE - timedelta(seconds=1))
     assert (busy.row, busy.done) == (None, None)  # a's, still
     taken = b.claim(source(1), provisional_key(source(1)), NOW + LEASE + timedelta(seconds=1))
-    assert taken.row is not None and (taken.row.worker, taken.row.attempts) == ("host-a:2", 0)
+    assert taken.row is not None and (taken.row.worker, taken.row.attempts) == ("host-a:2", 2)
     result = b.process(RAW, RECEIVED, source(1), NOW + LEASE, taken)
-    assert result is not None and result.state == "stored" and taken.row.attempts == 1
+    assert result is not None and result.state == "stored" and taken.row.attempts == 2
     done = a.claim(source(1), provisional_key(source(1)), NOW + 2 * LEASE)
     assert done.row is None and done.done is not None and done.done.state == "stored"
 
@@ -93,28 +93,31 @@ def test_alone_on_sqlite_a_claimed_row_is_a_dead_runs_and_taken_at_once(base: In
     assert dead.row is not None
     assert base.claimant.alone
     again = base.claim(source(1), provisional_key(source(1)), NOW + timedelta(seconds=1))
-    assert again.row is not None and again.row.attempts == 0  # the dead run never began its work
+    assert again.row is not None and again.row.attempts == 2
 
 
 def test_a_claim_taken_ahead_counts_no_attempt_and_is_given_back_as_found(base: Intake) -> None:
     """The poll claims the next message while this one is processed; a crash in this one must not use up the
     next one's attempts, and a poll that stops early hands the next claim back."""
-    ahead = base.claim(source(2), provisional_key(source(2)), NOW)
+    ahead = base.claim(source(2), provisional_key(source(2)), NOW, ahead=True)
     assert ahead.row is not None and ahead.row.attempts == 0
     base.give_back(ahead)  # never worked on: gone, as if never claimed
     with session(base.engine) as s:
         assert s.exec(select(t.MessageRow)).all() == []
-    again = base.claim(source(2), provisional_key(source(2)), NOW)
+    again = base.claim(source(2), provisional_key(source(2)), NOW, ahead=True)
     assert again.row is not None
     with session(base.engine) as s:  # an earlier run worked on it once and died
         s.exec(update(t.MessageRow).values(attempts=1, worker="host:1"))  # type: ignore[call-overload]
         s.commit()
-    dead = base.claim(source(2), provisional_key(source(2)), NOW)
+    dead = base.claim(source(2), provisional_key(source(2)), NOW, ahead=True)
     assert dead.row is not None and dead.row.attempts == 1
     base.give_back(dead)
     with session(base.engine) as s:
         assert s.exec(select(t.MessageRow.attempts, t.MessageRow.state, t.MessageRow.lease_until)).all() == [
             (1, "claimed", None)]
+    turn = base.claim(source(2), provisional_key(source(2)), NOW, ahead=True)
+    result = base.process(RAW, RECEIVED, source(2), NOW, turn)  # its turn: the attempt counted now
+    assert result is not None and result.state == "stored" and turn.row is not None and turn.row.attempts == 2
 
 
 def test_the_cursor_never_passes_a_message_still_claimed(base: Intake) -> None:

@@ -101,11 +101,13 @@ def provisional_key(source: Source) -> str:
     return hashlib.sha256(f"uid:{source.folder}:{source.uidvalidity}:{source.uid}".encode()).hexdigest()
 
 
-def claim(s: Session, source: Source, key: str, now: datetime, who: Claimant) -> t.MessageRow | None:
+def claim(s: Session, source: Source, key: str, now: datetime, who: Claimant, started: bool = True,
+          ) -> t.MessageRow | None:
     """The row for a message not yet analysed: where it is and its key, nothing of its content; None when
-    another worker inserted the row first."""
+    another worker inserted the row first. `started`: its work begins now, and the attempt is counted here
+    (else by `start`, when a claim taken ahead comes to its turn)."""
     row = t.MessageRow(folder=source.folder, uidvalidity=source.uidvalidity, uid=source.uid, key=key,
-                       state=t.CLAIMED, attempts=0, created_at=now, updated_at=now, worker=who.name,
+                       state=t.CLAIMED, attempts=int(started), created_at=now, updated_at=now, worker=who.name,
                        lease_until=now + who.lease)
     s.add(row)
     try:
@@ -116,14 +118,15 @@ def claim(s: Session, source: Source, key: str, now: datetime, who: Claimant) ->
     return row
 
 
-def take_over(s: Session, row: t.MessageRow, now: datetime, who: Claimant) -> bool:
+def take_over(s: Session, row: t.MessageRow, now: datetime, who: Claimant, started: bool = True) -> bool:
     """Take a claimed row whose worker is gone: at once when working alone, else once its lease has run
-    out. One conditional update, so of several workers trying at once exactly one succeeds."""
+    out. One conditional update, so of several workers trying at once exactly one succeeds; with `started`,
+    the attempt is counted (as in `claim`)."""
     condition = [t.MessageRow.id == row.id, t.MessageRow.state == t.CLAIMED]
     if not who.alone:
         condition.append(col(t.MessageRow.lease_until).is_(None) | (col(t.MessageRow.lease_until) < now))
     done = s.exec(update(t.MessageRow).where(*condition).values(  # type: ignore[call-overload]
-        worker=who.name, lease_until=now + who.lease, updated_at=now))
+        attempts=t.MessageRow.attempts + int(started), worker=who.name, lease_until=now + who.lease, updated_at=now))
     s.commit()
     if done.rowcount != 1:
         return False
@@ -150,10 +153,10 @@ def abandon(s: Session, row: t.MessageRow, who: Claimant) -> None:
 
 
 def start(s: Session, row: t.MessageRow, now: datetime, who: Claimant) -> None:
-    """Count an attempt at the claimed message, committed before its bytes are judged, and renew the lease: a
-    message that kills the process while it is worked on is set aside after `limits.max_attempts` tries. A claim
-    taken ahead of its turn (bot/office/poll.py) counts only once its work starts. Raises LostClaim when another
-    worker took the claim over meanwhile."""
+    """A claim taken ahead of its turn (bot/office/poll.py) comes to it: count the attempt, committed before its
+    bytes are judged, and renew the lease. A message that kills the process while it is worked on is set aside
+    after `limits.max_attempts` tries; a crash in the message before it costs this one nothing. Raises
+    LostClaim when another worker took the claim over meanwhile."""
     done = s.exec(update(t.MessageRow).where(  # type: ignore[call-overload]
         t.MessageRow.id == row.id, t.MessageRow.state == t.CLAIMED, t.MessageRow.worker == who.name,
     ).values(attempts=t.MessageRow.attempts + 1, lease_until=now + who.lease, updated_at=now))
@@ -165,8 +168,8 @@ def start(s: Session, row: t.MessageRow, now: datetime, who: Claimant) -> None:
 
 
 def give_back(s: Session, row: t.MessageRow, who: Claimant) -> None:
-    """Return a claim this worker took and never worked on (the poll stopped before reading the message): a row
-    never worked on is removed, any other is left free to take at once."""
+    """Return a claim taken ahead and never worked on (the poll stopped before its turn): a row never worked on
+    is removed, any other is left free to take at once."""
     if row.attempts == 0:
         abandon(s, row, who)
         return

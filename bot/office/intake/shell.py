@@ -52,6 +52,7 @@ class Claim:
 
     row: t.MessageRow | None = None
     done: Result | None = None
+    ahead: bool = False  # taken ahead of its turn: its attempt is counted when its work starts
 
 
 class Intake:
@@ -65,24 +66,25 @@ class Intake:
         self.reply_limits = reply_limits or ReplyLimits()
         self.claimant = claimant or Claimant(worker_name(), timedelta(minutes=10))
 
-    def claim(self, source: Source, key: str, now: datetime) -> Claim:
+    def claim(self, source: Source, key: str, now: datetime, ahead: bool = False) -> Claim:
         """The ledger row of the message at `source`, claimed for this worker before its bytes are read:
         a new row, or a claimed one whose worker is gone (taken over). A row finished before is only
-        passed to the caller (to mark it on the server); one another worker holds is left to it."""
+        passed to the caller (to mark it on the server); one another worker holds is left to it. The attempt
+        is counted with the claim, or with `ahead` (the poll's next message) when its work starts."""
         now = now.astimezone(UTC)
         who = self.claimant
         with session(self.engine) as s:
             row = ledger.find(s, source)
             if row is None:
-                row = ledger.claim(s, source, key, now, who)  # committed before anything is read
+                row = ledger.claim(s, source, key, now, who, started=not ahead)  # committed before it is read
                 if row is not None:
-                    return Claim(row=row)
+                    return Claim(row=row, ahead=ahead)
                 row = ledger.find(s, source)  # another worker inserted it first
                 if row is None:
                     return Claim()
             if row.state != t.CLAIMED:
                 return Claim(done=ledger.finish(s, row, source, row.updated_at or now))
-            return Claim(row=row) if ledger.take_over(s, row, now, who) else Claim()
+            return Claim(row=row, ahead=ahead) if ledger.take_over(s, row, now, who, started=not ahead) else Claim()
 
     def process(self, raw: bytes, received_at: datetime, source: Source, now: datetime,
                 claim: Claim | None = None, written: RawWrite | None = None) -> Result | None:
@@ -99,7 +101,7 @@ class Intake:
                 return claim.done
             # The raw bytes go to disk while the message is judged; kept if it is campaign mail, else removed.
             written = written or self.store.archiving(raw)
-            return self._judge_and_store(claim.row, raw, received_at, source, now, written)
+            return self._judge_and_store(claim.row, raw, received_at, source, now, written, claim.ahead)
         except ledger.LostClaim as exc:
             log.warning("%s", exc)
             return None
@@ -120,11 +122,12 @@ class Intake:
                 ledger.give_back(s, claim.row, self.claimant)
 
     def _judge_and_store(self, row: t.MessageRow, raw: bytes, received_at: datetime, source: Source, now: datetime,
-                         written: RawWrite) -> Result:
+                         written: RawWrite, ahead: bool) -> Result:
         who = self.claimant
         with session(self.engine) as s:
             s.add(row)
-            ledger.start(s, row, now, who)
+            if ahead:
+                ledger.start(s, row, now, who)
             row.key = ledger.ledger_key(ledger.header_message_id(ledger.header_block(raw)), raw)  # now from the bytes
             allowed = self.ctx.limits.max_attempts
             if row.attempts > allowed:  # interrupted that often: the process died while working on it
