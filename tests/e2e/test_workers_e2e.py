@@ -288,3 +288,18 @@ def test_an_assign_and_a_reprocess_at_once_leave_the_units_counts_right(
     assert counted == [(1,)]
     dongcheng = next(u for u in setup.status()["units"] if u["name"] == "东城区文明办")
     assert dongcheng["counts"] == {"brief": 0, "photo": 1, "case_study": 0, "other": 0}
+
+
+def test_postgresql_commits_with_the_durability_sqlite_has(postgres: PostgresCluster) -> None:
+    """Asynchronous commit, as SQLite's WAL with synchronous=NORMAL: a killed worker loses nothing (the kill
+    tests above), and no commit waits for a WAL flush beside the files' fsyncs."""
+    from sqlalchemy import text
+
+    from storage.db import make_engine
+
+    engine = make_engine(postgres.create_database("sync"))
+    try:
+        with engine.connect() as c:
+            assert c.execute(text("SHOW synchronous_commit")).scalar_one() == "off"
+    finally:
+        engine.dispose()
