@@ -100,7 +100,7 @@ def poll_folder(
     ahead = intake.claimant.alone
 
     def arrive(uid: int) -> Arrived:
-        """On the fetcher thread: the message's bytes, and their archiving started on the store's writer."""
+        """On the fetcher thread: the message's bytes, and their archiving started (the store's archiver)."""
         fetched = box.fetch(uid)
         return fetched, intake.store.archiving(fetched.raw) if fetched is not None else None
 
@@ -113,8 +113,8 @@ def poll_folder(
             following = next_claimed(ahead=True) if ahead else None
             arriving = fetcher.submit(arrive, following[0]) if following else None
             try:
-                result = _process(intake, fetched, written, claim, Source(folder.name, folder.uidvalidity, uid, True),
-                                  clock, report)
+                source = Source(folder.name, folder.uidvalidity, uid, in_mailbox=True)
+                result = _process(intake, fetched, written, claim, source, clock, report)
                 if arriving is not None:
                     wait([arriving])  # before the connection is used again
                 if result is not None and result.campaign:
