@@ -76,12 +76,12 @@ class FileStore:
         return self.archiving(raw).keep()[0]
 
     def archiving(self, raw: bytes) -> RawWrite:
-        """Start archiving the raw message on the store's writer thread (its hash, a temporary file, fsync), so
+        """Start archiving the raw message on the store's archiver thread (its hash, a temporary file, fsync), so
         the disk works while the message is judged; `keep` or `drop` it then."""
         return RawWrite(self, self._archiver.submit(self._write_raw, raw))
 
     def _write_raw(self, raw: bytes) -> tuple[str, str, Path | None]:
-        """On the writer thread: the hash, and unless the archive has it, a temporary file in the data folder
+        """On the archiver thread: the hash, and unless the archive has it, a temporary file in the data folder
         itself (nothing under raw/ until the message is known to be campaign mail)."""
         digest = sha256_hex(raw)
         relative = f"raw/{digest[:2]}/{digest}.eml"
@@ -181,7 +181,7 @@ class Placing:
 
 class RawWrite:
     """A raw message being archived: kept (moved into place under its hash) once it is known to be campaign mail,
-    dropped (its temporary file removed) when it is not. Either waits for the writer thread first."""
+    dropped (its temporary file removed) when it is not. Either waits for the archiver thread first."""
 
     def __init__(self, store: FileStore, written: Future[tuple[str, str, Path | None]]) -> None:
         self.store = store

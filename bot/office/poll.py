@@ -1,6 +1,7 @@
 """One polling cycle: read new mail above the cursor, claim each message, read and process it, mark it,
 advance. Several workers may poll one mailbox at once on a shared database: each message is claimed by one
-(bot/office/intake/ledger.py), the others pass over it."""
+(bot/office/intake/ledger.py), the others pass over it. Working alone, the next message is fetched while this
+one is processed (one ahead)."""
 
 from __future__ import annotations
 
