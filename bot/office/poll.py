@@ -10,7 +10,7 @@ import imaplib
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -82,44 +82,58 @@ def poll_folder(
     heads = box.message_ids(uids) if uids else {}
     waiting = iter(uids)
 
-    def next_claimed(ahead: bool = False) -> tuple[int, Claim] | None:
-        """The next message this worker claims, claimed before its bytes are read: of several workers on one
-        database, one reads each message. What was done before is marked on the way (if left unmarked)."""
-        for uid in waiting:
-            source = Source(folder.name, folder.uidvalidity, uid, in_mailbox=True)
-            claim = intake.claim(source, header_key(heads.get(uid, b"")) or provisional_key(source), clock(), ahead)
-            if claim.row is not None:
-                return uid, claim
-            if claim.done is not None and claim.done.campaign:  # done before; another worker's is left alone
-                mark(box, engine, claim.done.row_id, uid)
-        return None
+    # The connection is used by one thread at a time, its own: fetches and marks queue there in order, so that
+    # marking one message never waits for the next one's bytes.
+    with ThreadPoolExecutor(1, "imap") as connection, ThreadPoolExecutor(1, "arrive") as preparer:
+        marks: list[Future[None]] = []
 
-    # Working alone, one message ahead: the next one is claimed and its bytes arrive on another thread while this
-    # one is processed (its attempt counts only when its work starts). Beside other workers each fetches in turn:
-    # a claim held ahead would keep a message from them, and the workers already overlap the network and the
-    # CPU. The connection is used by one thread at a time: every other IMAP command waits for the fetch.
-    ahead = intake.claimant.alone
+        def mark_soon(row_id: int, uid: int) -> None:
+            """Mark on the connection's thread; a failure is raised by the next `check_marks`."""
+            marks.append(connection.submit(mark, box, engine, row_id, uid))
 
-    def arrive(uid: int) -> Arrived:
-        """On the fetcher thread: the message's bytes, and their archiving started (the store's archiver)."""
-        fetched = box.fetch(uid)
-        return fetched, intake.store.archiving(fetched.raw) if fetched is not None else None
+        def check_marks(every: bool = False) -> None:
+            for done in [m for m in marks if every or m.done()]:
+                marks.remove(done)
+                done.result()
 
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="imap-fetch") as fetcher:
+        def next_claimed(ahead: bool = False) -> tuple[int, Claim] | None:
+            """The next message this worker claims, claimed before its bytes are read: of several workers on one
+            database, one reads each message. What was done before is marked on the way (if left unmarked)."""
+            for uid in waiting:
+                source = Source(folder.name, folder.uidvalidity, uid, in_mailbox=True)
+                claim = intake.claim(source, header_key(heads.get(uid, b"")) or provisional_key(source), clock(),
+                                     ahead)
+                if claim.row is not None:
+                    return uid, claim
+                if claim.done is not None and claim.done.campaign:  # done before; another worker's is left alone
+                    mark_soon(claim.done.row_id, uid)
+            return None
+
+        # Working alone, one message ahead: the next one is claimed and its bytes arrive on another thread while
+        # this one is processed (its attempt counts only when its work starts). Beside other workers each fetches
+        # in turn: a claim held ahead would keep a message from them, and the workers already overlap the network
+        # and the CPU.
+        ahead = intake.claimant.alone
+
+        def arrive(uid: int) -> Arrived:
+            """The message's bytes (fetched on the connection's thread), and their archiving started (the store's
+            archiver)."""
+            fetched = connection.submit(box.fetch, uid).result()
+            return fetched, intake.store.archiving(fetched.raw) if fetched is not None else None
+
         current = next_claimed()
-        arriving = fetcher.submit(arrive, current[0]) if current else None
+        arriving = preparer.submit(arrive, current[0]) if current else None
         while current is not None and arriving is not None:
             uid, claim = current
             fetched, written = arriving.result()  # an error here leaves the claim to be taken over, uncounted
             following = next_claimed(ahead=True) if ahead else None
-            arriving = fetcher.submit(arrive, following[0]) if following else None
+            arriving = preparer.submit(arrive, following[0]) if following else None
             try:
+                check_marks()
                 source = Source(folder.name, folder.uidvalidity, uid, in_mailbox=True)
                 result = _process(intake, fetched, written, claim, source, clock, report)
-                if arriving is not None:
-                    wait([arriving])  # before the connection is used again
                 if result is not None and result.campaign:
-                    mark(box, engine, result.row_id, uid)
+                    mark_soon(result.row_id, uid)
             except BaseException:
                 if arriving is not None and arriving.exception() is None and arriving.result()[1] is not None:
                     arriving.result()[1].drop()
@@ -128,8 +142,9 @@ def poll_folder(
                 raise
             if not ahead:
                 following = next_claimed()
-                arriving = fetcher.submit(arrive, following[0]) if following else None
+                arriving = preparer.submit(arrive, following[0]) if following else None
             current = following
+        check_marks(every=True)
     if cursor is None or cursor.uidvalidity != folder.uidvalidity:
         with session(engine) as s:  # nothing new (or only mail before the campaign): start from here
             save_cursor(s, folder.name, folder.uidvalidity, max(uids, default=0))

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import codecs
 import io
+import posixpath
 import re
 import struct
 import zipfile
 from dataclasses import dataclass
+from typing import Any
 
 from bot.core.mail.charsets import utf8_or_gbk
 
@@ -64,7 +66,8 @@ def _docx(payload: bytes) -> DocumentFacts:
     with zipfile.ZipFile(io.BytesIO(payload)) as zf:
         images = sum(1 for n in zf.namelist() if n.startswith("word/media/") and n.lower().endswith(IMAGE_EXTENSIONS))
         try:
-            title, text = _docx_by_python_docx(payload)
+            read = _docx_by_parts(zf)
+            title, text = read if read is not None else _docx_by_python_docx(payload)
         except Exception:  # WPS writes files python-docx refuses: read the body XML itself
             title, text = None, _docx_xml_text(zf.read("word/document.xml")[:OLE_STREAM_CAP])
     if title is None:
@@ -86,6 +89,82 @@ def _docx_by_python_docx(payload: bytes) -> tuple[str | None, str]:
             if length > TEXT_HEAD_CHARS:
                 break
     return clean_title(document.core_properties.title), "\n".join(paragraphs)
+
+
+# python-docx's reading, from the two parts it needs: it loads and parses every part of the package and builds
+# its objects over them, 25 ms for a brief. tests/unit/test_documents.py compares the two.
+_OFFICE_DOCUMENT = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument"
+_CORE_PROPERTIES = "http://schemas.openxmlformats.org/package/2006/relationships/metadata/core-properties"
+_WML_MAIN = "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"
+_RELS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+_TYPES = "{http://schemas.openxmlformats.org/package/2006/content-types}"
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+_DC_TITLE = "{http://purl.org/dc/elements/1.1/}title"
+_RUN_CHARACTERS = {f"{_W}tab": "\t", f"{_W}ptab": "\t", f"{_W}cr": "\n", f"{_W}noBreakHyphen": "-"}
+
+
+def _docx_by_parts(zf: zipfile.ZipFile) -> tuple[str | None, str] | None:
+    """The title and the head of the body text as `_docx_by_python_docx` reads them, from the package's
+    relationships, its content types, the main document and the core properties only; None for a package of
+    another shape (python-docx reads it then), ValueError for a main part python-docx refuses. A package without
+    core properties has no title here (python-docx makes up "Word Document")."""
+    from lxml import etree
+
+    parser = etree.XMLParser(remove_blank_text=True, resolve_entities=False)  # as python-docx parses
+
+    def part(name: str) -> Any:
+        member = name.lstrip("/")
+        return etree.fromstring(zf.read(member), parser) if member in names else None
+
+    names = set(zf.namelist())
+    package, types = part("_rels/.rels"), part("[Content_Types].xml")
+    if package is None or types is None:
+        return None
+    related = {rel.get("Type"): rel for rel in package.iterchildren(f"{_RELS}Relationship")}
+    main = related.get(_OFFICE_DOCUMENT)
+    if main is None or main.get("TargetMode") == "External":
+        return None
+    name = posixpath.normpath(posixpath.join("/", main.get("Target", "")))
+    declared = {o.get("PartName", "").lower(): o.get("ContentType") for o in types.iterchildren(f"{_TYPES}Override")}
+    if declared.get(name.lower()) != _WML_MAIN:  # as python-docx refuses it (a WPS file, a macro-enabled one)
+        raise ValueError(f"the main part is {declared.get(name.lower())!r}, not a Word document")
+    document = part(name)
+    body = document.find(f"{_W}body") if document is not None else None
+    if body is None:
+        return None
+    paragraphs: list[str] = []
+    length = 0
+    for paragraph in body.iterchildren(f"{_W}p"):
+        runs = (r for child in paragraph.iterchildren(f"{_W}r", f"{_W}hyperlink")
+                for r in ([child] if child.tag == f"{_W}r" else child.iterchildren(f"{_W}r")))
+        text = "".join(_run_text(run) for run in runs).strip()
+        if text:
+            paragraphs.append(text)
+            length += len(text) + 1
+            if length > TEXT_HEAD_CHARS:
+                break
+    core = related.get(_CORE_PROPERTIES)
+    title = None
+    properties = part(posixpath.normpath(posixpath.join("/", core.get("Target", "")))) if core is not None else None
+    if properties is not None:
+        element = properties.find(_DC_TITLE)
+        title = clean_title(element.text or "" if element is not None else "")
+    return title, "\n".join(paragraphs)
+
+
+def _run_text(run: Any) -> str:
+    """A `w:r` as python-docx reads it: text, tabs, soft breaks, non-breaking hyphens; page and column breaks
+    are nothing."""
+    pieces = []
+    for element in run.iterchildren():
+        tag = element.tag
+        if tag == f"{_W}t":
+            pieces.append(element.text or "")
+        elif tag == f"{_W}br":
+            pieces.append("\n" if element.get(f"{_W}type", "textWrapping") == "textWrapping" else "")
+        elif tag in _RUN_CHARACTERS:
+            pieces.append(_RUN_CHARACTERS[tag])
+    return "".join(pieces)
 
 
 def _docx_xml_text(xml: bytes) -> str:

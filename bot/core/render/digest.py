@@ -16,14 +16,14 @@ from urllib.parse import quote
 
 from bot.core.model import CATEGORIES
 from bot.core.render.formats import local_moment
-from bot.core.render.outgoing import AUTO_GENERATED, Identity, compose, wire_bytes
+from bot.core.render.outgoing import AUTO_GENERATED, Attached, Identity, compose
 from bot.core.render.texts import Texts
 from bot.core.render.workbook import SHEET, build_sheets, problems_text, sheet_title, state_text, workbook_bytes
 from bot.core.review import ReviewEntry
 from bot.core.routing import SEVERAL_OPEN, TIE
 from bot.core.settings import CampaignConfig
 
-XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # A mail stays readable: past these the digest says how many more there are (intake review lists all).
 MAX_ARRIVALS = 200
 MAX_REVIEW = 100
@@ -226,7 +226,6 @@ def render_digest(sections: Sequence[Section], unsorted: Sequence[Unsorted], sin
 def digest_mail(digest: Digest, identity: Identity, to: tuple[str, ...], message_id: str, now: datetime,
                 loop_tag: str, tx: Texts) -> bytes:
     """The digest's mail; `loop_tag` marks it as the bot's own (bot/core/mail/triage.py LOOP_HEADER)."""
-    message = compose(identity, ", ".join(to), digest.subject, message_id, now, loop_tag, AUTO_GENERATED,
-                      digest.text, digest.html)
-    message.add_attachment(digest.xlsx, *XLSX_TYPE, filename=tx.text("digest", "attachment"))
-    return wire_bytes(message)
+    workbook = Attached(digest.xlsx, XLSX_TYPE, tx.text("digest", "attachment"))
+    return compose(identity, [("", address) for address in to], digest.subject, message_id, now, loop_tag,
+                   AUTO_GENERATED, digest.text, digest.html, attached=workbook)

@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.core.model import CATEGORIES
 from bot.core.render.formats import filesize, local_moment
-from bot.core.render.outgoing import AUTO_GENERATED, Identity, OutgoingMail, compose, wire_bytes
+from bot.core.render.outgoing import AUTO_GENERATED, Identity, OutgoingMail, compose
 from bot.core.render.reply import UnitSummary
 from bot.core.render.texts import Texts
 from bot.core.settings import CampaignConfig
@@ -137,7 +137,7 @@ def render_notice(
     subject = subject_of(templates, mail)
     if staff_copy:
         subject = templates.text("remind", "copy_subject", subject=subject)
-    message = compose(identity, to_addr, subject, message_id, now, mail.loop_tag, AUTO_GENERATED,
-                      templates.render(f"{mail.kind}.txt", **context),
-                      templates.render(f"{mail.kind}.html", **context))
-    return OutgoingMail(to_addr, subject, message_id, wire_bytes(message))
+    raw = compose(identity, [("", to_addr)], subject, message_id, now, mail.loop_tag, AUTO_GENERATED,
+                  templates.render(f"{mail.kind}.txt", **context),
+                  templates.render(f"{mail.kind}.html", **context))
+    return OutgoingMail(to_addr, subject, message_id, raw)

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from email.utils import formataddr
 
 from bot.core.mail.reply_prefixes import is_answer
 from bot.core.model import CATEGORIES, Problem
 from bot.core.questions import facts_asked
 from bot.core.render.formats import filesize, local_moment
-from bot.core.render.outgoing import AUTO_REPLIED, Identity, OutgoingMail, compose, wire_bytes
+from bot.core.render.outgoing import AUTO_REPLIED, Identity, OutgoingMail, compose
 from bot.core.render.texts import Texts
 from bot.core.settings import CampaignConfig
 
@@ -89,14 +88,11 @@ def render_reply(
     subject = original if is_answer(original) else templates.text("subjects", "reply", subject=original)
     if reply.reference and reply.reference not in subject:
         subject = templates.text("subjects", "reference", subject=subject, reference=reply.reference)
-    to = formataddr((reply.to_name, reply.to_addr)) if reply.to_name else reply.to_addr
-    message = compose(identity, to, subject, message_id, now, campaign.slug if campaign else UNSORTED_TAG,
-                      AUTO_REPLIED,
-                      templates.render(f"{reply.kind}.txt", **context),
-                      templates.render(f"{reply.kind}.html", **context))
-    if reply.original_message_id:
-        parent = f"<{reply.original_message_id}>"
-        message["In-Reply-To"] = parent
-        references = (reply.original_references or "").split()
-        message["References"] = " ".join([*references[-10:], parent])
-    return OutgoingMail(reply.to_addr, subject, message_id, wire_bytes(message))
+    parent = f"<{reply.original_message_id}>" if reply.original_message_id else ""
+    references = " ".join([*(reply.original_references or "").split()[-10:], parent]) if parent else ""
+    raw = compose(identity, [(reply.to_name, reply.to_addr)], subject, message_id, now,
+                  campaign.slug if campaign else UNSORTED_TAG, AUTO_REPLIED,
+                  templates.render(f"{reply.kind}.txt", **context),
+                  templates.render(f"{reply.kind}.html", **context),
+                  in_reply_to=parent, references=references)
+    return OutgoingMail(reply.to_addr, subject, message_id, raw)
