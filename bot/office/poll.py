@@ -125,13 +125,17 @@ def poll_folder(
         arriving = preparer.submit(arrive, current[0]) if current else None
         while current is not None and arriving is not None:
             uid, claim = current
-            fetched, written = arriving.result()  # an error here leaves the claim to be taken over, uncounted
+            try:
+                fetched, written = arriving.result()
+            except BaseException:  # the connection failed: the message was never read, the next try takes it
+                intake.give_back(claim)
+                raise
             following = next_claimed(ahead=True) if ahead else None
             arriving = preparer.submit(arrive, following[0]) if following else None
             try:
-                check_marks()
                 source = Source(folder.name, folder.uidvalidity, uid, in_mailbox=True)
                 result = _process(intake, fetched, written, claim, source, clock, report)
+                check_marks()  # after this message's work: a failed mark raised here leaves no claim behind
                 if result is not None and result.campaign:
                     mark_soon(result.row_id, uid)
             except BaseException:

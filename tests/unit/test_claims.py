@@ -120,6 +120,27 @@ def test_a_claim_taken_ahead_counts_no_attempt_and_is_given_back_as_found(base: 
     assert result is not None and result.state == "stored" and turn.row is not None and turn.row.attempts == 2
 
 
+def test_a_claim_whose_bytes_never_arrived_is_given_back_uncounted(base: Intake) -> None:
+    """The connection failed before the message was read: its claim is free at once, and the attempt the claim
+    counted is taken back (a fetch that fails is not a crash of the message's work)."""
+    fresh = base.claim(source(3), provisional_key(source(3)), NOW)
+    assert fresh.row is not None and fresh.row.attempts == 1
+    base.give_back(fresh)
+    with session(base.engine) as s:
+        assert s.exec(select(t.MessageRow)).all() == []  # never worked on: as if never claimed
+    with session(base.engine) as s:  # an earlier run worked on it once and died; a worker of another host
+        base.claim(source(3), provisional_key(source(3)), NOW)
+        s.exec(update(t.MessageRow).values(attempts=1, worker="host:1", lease_until=None))  # type: ignore[call-overload]
+        s.commit()
+    other = worker(base, "b:1")
+    taken = other.claim(source(3), provisional_key(source(3)), NOW)
+    assert taken.row is not None and taken.row.attempts == 2
+    other.give_back(taken)
+    with session(base.engine) as s:
+        assert s.exec(select(t.MessageRow.attempts, t.MessageRow.state, t.MessageRow.lease_until)).all() == [
+            (1, "claimed", None)]
+
+
 def test_the_cursor_never_passes_a_message_still_claimed(base: Intake) -> None:
     a, b = worker(base, "a:1"), worker(base, "b:1")
     held = a.claim(source(1), provisional_key(source(1)), NOW)

@@ -94,10 +94,10 @@ def summary(s: Session, unit: str | None, roster: Roster, campaign: CampaignConf
                        missing_categories(campaign.required, counts, required))
 
 
-def record_question(s: Session, row: t.MessageRow, decision: Decision) -> None:
+def record_question(s: Session, row: t.MessageRow, decision: Decision, fresh: bool = False) -> None:
     """A unit's question, kept for staff until they mark it answered (an answered one stays answered when the
-    message is reprocessed)."""
-    existing = s.exec(select(t.QuestionRow).where(t.QuestionRow.message_row_id == row.id)).first()
+    message is reprocessed). `fresh`: the message's first record, with no question kept yet."""
+    existing = None if fresh else s.exec(select(t.QuestionRow).where(t.QuestionRow.message_row_id == row.id)).first()
     question = decision.analysis.question
     if decision.outcome.reply != QUESTION or not question:
         if existing is not None and existing.answered_at is None:

@@ -167,15 +167,17 @@ def start(s: Session, row: t.MessageRow, now: datetime, who: Claimant) -> None:
     s.refresh(row)
 
 
-def give_back(s: Session, row: t.MessageRow, who: Claimant) -> None:
-    """Return a claim taken ahead and never worked on (the poll stopped before its turn): a row never worked on
-    is removed, any other is left free to take at once."""
-    if row.attempts == 0:
+def give_back(s: Session, row: t.MessageRow, who: Claimant, counted: bool = False) -> None:
+    """Return a claim never worked on (taken ahead and the poll stopped before its turn, or its bytes never
+    arrived): its attempt uncounted when the claim `counted` it, a row never worked on removed, any other left
+    free to take at once."""
+    attempts = row.attempts - int(counted)
+    if attempts <= 0:
         abandon(s, row, who)
         return
     s.exec(update(t.MessageRow).where(  # type: ignore[call-overload]
         t.MessageRow.id == row.id, t.MessageRow.state == t.CLAIMED, t.MessageRow.worker == who.name,
-    ).values(lease_until=None))
+    ).values(lease_until=None, attempts=attempts))
     s.commit()
 
 
@@ -218,30 +220,35 @@ def advance_cursor(s: Session, source: Source) -> None:
     if not source.in_mailbox or source.uid is None:
         return
     s.flush()
-    seen = s.exec(select(func.max(t.MessageRow.uid)).where(
-        t.MessageRow.folder == source.folder, t.MessageRow.uidvalidity == source.uidvalidity)).one()
-    save_cursor(s, source.folder, source.uidvalidity, max(seen or 0, source.uid))
+    message = t.MessageRow
+    seen, held = s.exec(select(func.max(message.uid), func.min(case((message.state == t.CLAIMED, message.uid))))
+                        .where(message.folder == source.folder, message.uidvalidity == source.uidvalidity)).one()
+    _move_cursor(s, source.folder, source.uidvalidity, max(seen or 0, source.uid), held)
 
 
 def save_cursor(s: Session, folder: str, uidvalidity: int, last_uid: int) -> None:
     """The cursor of `folder` up to `last_uid` but below any message still claimed there, never backwards
-    within one UIDVALIDITY; not committed. Atomic in the database, so workers finishing at once keep the
-    highest."""
+    within one UIDVALIDITY; not committed."""
     s.flush()
     held = s.exec(select(func.min(t.MessageRow.uid)).where(
         t.MessageRow.folder == folder, t.MessageRow.uidvalidity == uidvalidity,
         t.MessageRow.state == t.CLAIMED)).one()
+    _move_cursor(s, folder, uidvalidity, last_uid, held)
+
+
+def _move_cursor(s: Session, folder: str, uidvalidity: int, last_uid: int, held: int | None) -> None:
+    """One statement, atomic in the database, so workers finishing at once keep the highest: the cursor row
+    made, or moved up to `last_uid` (below `held`, the first message still claimed), or reset to it under a
+    new UIDVALIDITY."""
     if held is not None:
         last_uid = min(last_uid, held - 1)
     dialect = postgresql if s.get_bind().dialect.name == "postgresql" else sqlite
-    table = t.CursorRow.__table__  # type: ignore[attr-defined]
-    s.exec(dialect.insert(table).values(folder=folder, uidvalidity=uidvalidity, last_uid=max(last_uid, 0))
-           .on_conflict_do_nothing(index_elements=["folder"]))
-    cursor = t.CursorRow
-    s.exec(update(cursor).where(cursor.folder == folder).values(  # type: ignore[call-overload]
-        last_uid=case((cursor.uidvalidity != uidvalidity, max(last_uid, 0)),
-                      (cursor.last_uid < last_uid, last_uid), else_=cursor.last_uid),
-        uidvalidity=uidvalidity))
+    cursor = t.CursorRow.__table__  # type: ignore[attr-defined]
+    s.exec(dialect.insert(cursor).values(folder=folder, uidvalidity=uidvalidity, last_uid=max(last_uid, 0))
+           .on_conflict_do_update(index_elements=["folder"], set_={
+               "last_uid": case((cursor.c.uidvalidity != uidvalidity, max(last_uid, 0)),
+                                (cursor.c.last_uid < last_uid, last_uid), else_=cursor.c.last_uid),
+               "uidvalidity": uidvalidity}))
 
 
 class LostClaim(RuntimeError):

@@ -36,8 +36,9 @@ class Replier:
     limits: ReplyLimits
 
     def queue(self, s: Session, row: t.MessageRow, decision: Decision, placed: dict[int, str], texts: list[str],
-              now: datetime, forced: bool = False) -> None:
-        """Queue the reply (not committed); a reply over the limits is not queued and staff are told."""
+              now: datetime, forced: bool = False, fresh: bool = False) -> None:
+        """Queue the reply (not committed); a reply over the limits is not queued and staff are told. `fresh`:
+        the message was never answered (its first record)."""
         analysis = decision.analysis
         mail = analysis.mail
         if not forced and over_reply_limit(s, self.limits, mail.from_addr, mail.subject, analysis.received_at):
@@ -70,7 +71,7 @@ class Replier:
             summary=state, reference=reference(campaign.reference_prefix, row.id or 0) if campaign else "",
             question=(analysis.question or "") if kind == QUESTION else "", notices=notices,
         )
-        earlier = len(s.exec(select(t.OutboxRow.id).where(t.OutboxRow.message_row_id == row.id)).all())
+        earlier = 0 if fresh else len(s.exec(select(t.OutboxRow.id).where(t.OutboxRow.message_row_id == row.id)).all())
         again = f".{earlier + 1}" if earlier else ""  # a resend or a reply after reprocessing
         message_id = outgoing_message_id(campaign.slug if campaign else UNSORTED_TAG, self.identity, row.id,
                                          f"{decision.outcome.reply}{again}")

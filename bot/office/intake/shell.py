@@ -116,10 +116,11 @@ class Intake:
                 ledger.abandon(s, claim.row, self.claimant)
 
     def give_back(self, claim: Claim) -> None:
-        """Return a claim taken ahead of its message and never worked on (bot/office/poll.py)."""
+        """Return a claim whose message was never worked on (bot/office/poll.py): taken ahead of its turn, or its
+        bytes never arrived. Free to take at once, its attempt not counted."""
         if claim.row is not None:
             with session(self.engine) as s:
-                ledger.give_back(s, claim.row, self.claimant)
+                ledger.give_back(s, claim.row, self.claimant, counted=not claim.ahead)
 
     def _judge_and_store(self, row: t.MessageRow, raw: bytes, received_at: datetime, source: Source, now: datetime,
                          written: RawWrite, ahead: bool) -> Result:
@@ -223,6 +224,7 @@ class Intake:
     def _record_placed(self, s: Session, row: t.MessageRow, analysis: Analysis, decision: Decision,
                        placed: dict[int, str], now: datetime, reply: ReplyPolicy,
                        existing: list[t.ItemRow] | None) -> None:
+        fresh = existing is None  # the message's first record: no row of it is in the database yet
         write_items(s, row, decision, placed, existing or [])
         campaign = analysis.campaign
         texts = [self.templates.problem_text(p, campaign, analysis.received_at) for p in decision.problems
@@ -233,7 +235,7 @@ class Intake:
         for problem, text in zip(decision.problems, texts, strict=True):
             s.add(t.ProblemRow(message_row_id=row.id or 0, unit=analysis.match.unit, code=problem.code,
                                file=problem.file, text=text))
-        record_question(s, row, decision)
+        record_question(s, row, decision, fresh)
         row.state = t.STORED
         row.disposition = decision.outcome.disposition
         row.review = ",".join(decision.outcome.review) or None
@@ -244,7 +246,7 @@ class Intake:
         s.flush()
         if decision.outcome.reply != NO_REPLY and analysis.mail.from_addr and self._reply_due(s, row, reply):
             replier = Replier(self.ctx, self.templates, self.identity, self.reply_limits)
-            replier.queue(s, row, decision, placed, texts, now, forced=reply == ReplyPolicy.ALWAYS)
+            replier.queue(s, row, decision, placed, texts, now, forced=reply == ReplyPolicy.ALWAYS, fresh=fresh)
         s.add(row)
 
     def _reply_due(self, s: Session, row: t.MessageRow, reply: ReplyPolicy) -> bool:
