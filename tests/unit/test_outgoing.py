@@ -107,6 +107,11 @@ def test_a_line_break_in_a_subject_never_starts_a_header() -> None:
     message = message_from_bytes(mine, policy=default)
     assert message["Bcc"] is None
     assert str(message["Subject"]) == "材料 Bcc: everyone@example.org "
+    for name, address in [("", "unit@example.org\r\nBcc: everyone@example.org"),
+                          ("Unit\r\nBcc: everyone@example.org", "unit@example.org")]:
+        headers = compose(BOT, [(name, address)], "材料", "<m@example.org>", NOW, "idv-2020", AUTO_REPLIED, "正文",
+                          "<p>正文</p>").split(b"\r\n\r\n", 1)[0]
+        assert b"\r\nBcc:" not in headers and message_from_bytes(headers + b"\r\n\r\n")["Bcc"] is None
 
 
 text_strategy = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x9FFF, blacklist_categories=("Cs", "Cc"))

@@ -125,9 +125,10 @@ def _encoded_words(text: str, most: int = 39) -> list[str]:
 
 def _folded(name: str, tokens: list[str], width: int = 78) -> bytes:
     """`Name: token token …`, a line break before a token that would pass `width` (unfolding, which drops the
-    CRLF and keeps the space, gives the value back). The first token stays beside the name."""
+    CRLF and keeps the space, gives the value back). The first token stays beside the name. A line break inside
+    a token (an address as a sender wrote it) is a space: no value ever starts a header of its own."""
     line, lines = f"{name}:", []
-    for n, token in enumerate(tokens):
+    for n, token in enumerate(re.sub(r"[\r\n]+", " ", token) for token in tokens):
         if n and len(line) + 1 + len(token) > width:
             lines.append(line)
             line = ""
