@@ -91,8 +91,8 @@ def _docx_by_python_docx(payload: bytes) -> tuple[str | None, str]:
     return clean_title(document.core_properties.title), "\n".join(paragraphs)
 
 
-# python-docx's reading, from the two parts it needs: it loads and parses every part of the package and builds
-# its objects over them, 25 ms for a brief. tests/unit/test_documents.py compares the two.
+# python-docx's reading, from the four parts it needs: python-docx loads and parses every part of the package and
+# builds its objects over them, 11 ms for a brief against 0.6 ms here. tests/unit/test_documents.py compares them.
 _OFFICE_DOCUMENT = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument"
 _CORE_PROPERTIES = "http://schemas.openxmlformats.org/package/2006/relationships/metadata/core-properties"
 _WML_MAIN = "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"

@@ -97,7 +97,7 @@ def _mailbox(name: str, address: str) -> list[str]:
         return _encoded_words(address)
     if not name:
         return [address]
-    if name.isascii() and not re.search(r"[\r\n]", name):
+    if name.isascii():
         return formataddr((name, address)).split(" ")
     return [*_encoded_words(name, most=45), f"<{address}>"]  # a name of up to 15 Chinese characters in one word
 
