@@ -11,7 +11,12 @@ With `--wire`, the wire floor: what archiving costs anyway, with no parsing at a
 same way, its SHA-256, and one write of its raw bytes with fsync (the raw archive's own cost). The pipeline
 cannot be faster than this on this machine.
 
-    python -m bench.floor --host H --port P --user U --password W --out DIR [--wire]
+With `--store`, the store floor: the wire floor's work, then the message parsed by the bot's own parser
+(`bot.core.mail.parse.parse_mail`, the scanner) and every attachment's SHA-256 and one fsync'd write of its
+bytes: the data work the pipeline cannot avoid (it keeps the raw message and every file), with none of its
+bookkeeping (no archive opened, nothing classified, no database, no reply), one thing after another.
+
+    python -m bench.floor --host H --port P --user U --password W --out DIR [--wire | --store]
 """
 
 from __future__ import annotations
@@ -60,8 +65,25 @@ def archive(raw: bytes, out: Path) -> tuple[int, int]:
     return 1, len(raw)
 
 
+def store(raw: bytes, out: Path) -> tuple[int, int]:
+    """The store floor's work on one message: the wire floor's, then every attachment parsed out, hashed and
+    written once with fsync."""
+    from bot.core.mail.parse import parse_mail
+
+    archive(raw, out)
+    count = size = 0
+    for attachment in parse_mail(raw).attachments:
+        with open(out / f"{attachment.sha256}-{count}", "wb") as handle:
+            handle.write(attachment.payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        count += 1
+        size += attachment.size
+    return count, size
+
+
 def run(host: str, port: int, user: str, password: str, out: Path, folder: str = "INBOX",
-        wire: bool = False) -> dict[str, int]:
+        wire: bool = False, keep: bool = False) -> dict[str, int]:
     out.mkdir(parents=True, exist_ok=True)
     messages = raw_bytes = files = file_bytes = 0
     client = IMAPClient(host, port=port, ssl=False, timeout=60)
@@ -75,7 +97,7 @@ def run(host: str, port: int, user: str, password: str, out: Path, folder: str =
             if item is None or b"BODY[]" not in item:
                 continue
             raw = bytes(item[b"BODY[]"])
-            n, size = archive(raw, out) if wire else extract(raw, out, uid)
+            n, size = store(raw, out) if keep else archive(raw, out) if wire else extract(raw, out, uid)
             messages += 1
             raw_bytes += len(raw)
             files += n
@@ -92,9 +114,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--user", required=True)
     parser.add_argument("--password", required=True)
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--wire", action="store_true", help="the wire floor: fetch, hash, one fsync'd write")
+    kind = parser.add_mutually_exclusive_group()
+    kind.add_argument("--wire", action="store_true", help="the wire floor: fetch, hash, one fsync'd write")
+    kind.add_argument("--store", action="store_true", help="the store floor: the wire floor, and every attachment "
+                      "parsed out, hashed and written with fsync")
     args = parser.parse_args(argv)
-    print(json.dumps(run(args.host, args.port, args.user, args.password, args.out, wire=args.wire)))
+    print(json.dumps(run(args.host, args.port, args.user, args.password, args.out, wire=args.wire,
+                         keep=args.store)))
     return 0
 
 

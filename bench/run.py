@@ -106,6 +106,8 @@ def _run(options: Options, work: Path, say: Callable[[str], None]) -> Report:
             say(f"  floor round {n + 1}: {tp.floor[-1].seconds:.2f} s")
             tp.wire.append(floor_round(work / "wire", dovecot, tp.messages, wire=True))
             say(f"  wire floor round {n + 1}: {tp.wire[-1].seconds:.2f} s")
+            tp.store.append(floor_round(work / "store", dovecot, tp.messages, store=True))
+            say(f"  store floor round {n + 1}: {tp.store[-1].seconds:.2f} s")
             round_, extra = pipeline_round(work / "pipeline", dovecot, sink, corpus.units_csv(roster), tp.messages,
                                            command, reprocess=True)
             tp.pipeline.append(round_)

@@ -20,7 +20,7 @@ KEYWORD = "$IntakeDone"
 
 @dataclass(frozen=True)
 class Round:
-    name: str  # pipeline | floor | wire floor
+    name: str  # pipeline | floor | wire floor | store floor
     seconds: float
     peak_rss_mb: float
     messages: int
@@ -43,6 +43,7 @@ class Throughput:
     pipeline: list[Round] = field(default_factory=list)
     floor: list[Round] = field(default_factory=list)
     wire: list[Round] = field(default_factory=list)  # the wire floor: fetch, SHA-256, one fsync'd write
+    store: list[Round] = field(default_factory=list)  # the store floor: the wire floor and every file kept
     reprocess: list[Round] = field(default_factory=list)  # `intake reprocess --all` after each pipeline round
     kinds: dict[str, int] = field(default_factory=dict)  # the mix of the mailbox
     stored_states: dict[str, int] = field(default_factory=dict)
@@ -62,6 +63,11 @@ class Throughput:
     def wire_ratio(self) -> float:
         """Pipeline throughput ÷ the wire floor's (best round of each)."""
         return self.best(self.wire).seconds / self.best(self.pipeline).seconds
+
+    @property
+    def store_ratio(self) -> float:
+        """Pipeline throughput ÷ the store floor's (best round of each)."""
+        return self.best(self.store).seconds / self.best(self.pipeline).seconds
 
     @property
     def median_ratio(self) -> float:
@@ -116,21 +122,22 @@ def pipeline_round(
     return Round("pipeline", run.seconds, run.peak_rss_mb, expected, raw_bytes), extra
 
 
-def floor_round(workdir: Path, dovecot: Dovecot, expected: int, wire: bool = False) -> Round:
-    """The standard library's floor, or with `wire` the wire floor (bench/floor.py)."""
+def floor_round(workdir: Path, dovecot: Dovecot, expected: int, wire: bool = False, store: bool = False) -> Round:
+    """The standard library's floor, or with `wire` the wire floor, or with `store` the store floor
+    (bench/floor.py)."""
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
     args = [sys.executable, "-m", "bench.floor", "--host", dovecot.host, "--port", str(dovecot.port),
             "--user", dovecot.user, "--password", dovecot.password, "--out", str(workdir / "files"),
-            *(["--wire"] if wire else [])]
+            *(["--wire"] if wire else []), *(["--store"] if store else [])]
     run = run_child(args, Path.cwd())
     _check(run, "bench.floor")
     counts = json.loads(run.stdout)
     if counts["messages"] != expected:
         raise RuntimeError(f"the floor fetched {counts['messages']} of {expected} messages")
     shutil.rmtree(workdir, ignore_errors=True)
-    return Round("wire floor" if wire else "floor", run.seconds, run.peak_rss_mb, counts["messages"],
-                 counts["raw_bytes"])
+    name = "store floor" if store else "wire floor" if wire else "floor"
+    return Round(name, run.seconds, run.peak_rss_mb, counts["messages"], counts["raw_bytes"])
 
 
 def _check(run: ChildRun, what: str) -> None:

@@ -25,10 +25,12 @@ def test_small_benchmark_runs_and_gives_sane_figures(tmp_path: Path) -> None:
     assert sum(tp.stored_states.values()) == 20 and tp.replies_sent > 0
     assert [r.name for r in tp.wire] == ["wire floor"]  # fetch, hash, one fsync'd write: no parsing
     assert tp.wire[0].raw_bytes == tp.pipeline[0].raw_bytes and tp.wire_ratio > 0
+    assert [r.name for r in tp.store] == ["store floor"]  # the wire floor, and every attachment kept
+    assert tp.store[0].raw_bytes == tp.pipeline[0].raw_bytes and tp.store_ratio > 0
     (again,) = tp.reprocess  # every stored message judged again from the archive
     assert again.messages == tp.stored_states["stored"] and again.seconds > 0
     assert 0 < again.raw_bytes <= tp.pipeline[0].raw_bytes
-    for r in [*tp.pipeline, *tp.floor, *tp.wire]:
+    for r in [*tp.pipeline, *tp.floor, *tp.wire, *tp.store]:
         assert r.messages == 20 and r.seconds > 0 and r.messages_per_s > 0 and r.mb_per_s > 0
         assert r.peak_rss_mb > 20  # a Python process that held mail of several MB
     assert math.isfinite(tp.ratio) and tp.ratio > 0
@@ -65,6 +67,7 @@ def test_small_benchmark_runs_and_gives_sane_figures(tmp_path: Path) -> None:
     assert "Ratio pipeline ÷ floor" in text and "| 150 |" in text
     assert "## Several workers" in text and "| PostgreSQL, 3 workers |" in text
     assert "| wire floor |" in text and "Ratio pipeline ÷ wire floor" in text
+    assert "| store floor |" in text and "Ratio pipeline ÷ store floor" in text
     assert "### The staff console" in text and "| review queue (`/review`) |" in text
     assert tp.profile[0] == "## Profile summary" and "\n".join(tp.profile) in text
     assert "| the standard library's MIME parser (`email.feedparser`, `email.parser`) |" in text
