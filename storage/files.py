@@ -61,8 +61,10 @@ class FileStore:
     def __init__(self, data_dir: Path) -> None:
         self.root = data_dir.resolve()
         # Threads start with the first write; used from the poll's fetcher and the main thread. The raw archive
-        # has its own, so a message's raw bytes never wait behind the files of the one before.
+        # has its own, so a message's raw bytes never wait behind the files of the one before, and its hash is
+        # taken on another while they are written.
         self._archiver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="raw-archiver")
+        self._hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="raw-hasher")
         self._writer = ThreadPoolExecutor(max_workers=2, thread_name_prefix="file-writer")
 
     def absolute(self, relative: str) -> Path:
@@ -76,19 +78,26 @@ class FileStore:
         return self.archiving(raw).keep()[0]
 
     def archiving(self, raw: bytes) -> RawWrite:
-        """Start archiving the raw message on the store's archiver thread (its hash, a temporary file, fsync), so
-        the disk works while the message is judged; `keep` or `drop` it then."""
-        return RawWrite(self, self._archiver.submit(self._write_raw, raw))
+        """Start archiving the raw message on the store's threads (a temporary file and its fsync on one, the
+        hash on the other, at once), so the disk works while the message is judged; `keep` or `drop` it then."""
+        digest = self._hasher.submit(sha256_hex, raw)
+        return RawWrite(self, self._archiver.submit(self._write_raw, raw, digest))
 
-    def _write_raw(self, raw: bytes) -> tuple[str, str, Path | None]:
-        """On the archiver thread: the hash, and unless the archive has it, a temporary file in the data folder
-        itself (nothing under raw/ until the message is known to be campaign mail)."""
-        digest = sha256_hex(raw)
-        relative = f"raw/{digest[:2]}/{digest}.eml"
-        path = self.absolute(relative)
-        if path.exists() and path.stat().st_size == len(raw):
-            return relative, digest, None
-        return relative, digest, write_temporary(self.root / path.name, raw)
+    def _write_raw(self, raw: bytes, hashing: Future[str]) -> tuple[str, str, Path | None]:
+        """On the archiver thread: a temporary file in the data folder itself (nothing under raw/ until the
+        message is known to be campaign mail), removed again when the archive has the message already."""
+        tmp = write_temporary(self.root / "raw.eml", raw)
+        try:
+            digest = hashing.result()
+            relative = f"raw/{digest[:2]}/{digest}.eml"
+            path = self.absolute(relative)
+            if path.exists() and path.stat().st_size == len(raw):
+                tmp.unlink()
+                return relative, digest, None
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return relative, digest, tmp
 
     def place(self, folder: Iterable[str], filename: str, payload: bytes, sha256: str) -> str:
         """Store a file idempotently: the same content lands at the same path, never overwriting

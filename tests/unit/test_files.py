@@ -67,6 +67,23 @@ def test_archive_raw_is_content_addressed_and_byte_exact(tmp_path: Path) -> None
     assert (tmp_path / path).read_bytes() == raw
 
 
+def test_archiving_leaves_no_temporary_file_behind_whether_kept_again_or_dropped(tmp_path: Path) -> None:
+    """The raw bytes are written while their hash is taken: a message the archive holds already leaves nothing
+    beside it, and a dropped one (not campaign mail) leaves nothing at all."""
+    store = FileStore(tmp_path)
+    raw = b"From: a@b\r\n\r\n" + bytes(range(256)) * 4096
+    first = store.archive_raw(raw)
+
+    def files() -> list[str]:
+        return sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
+
+    again = store.archiving(raw)
+    assert again.keep() == (first, sha256_hex(raw))
+    assert files() == [first]
+    store.archiving(b"From: c@d\r\n\r\nlunch?\r\n").drop()
+    assert files() == [first] and (tmp_path / first).read_bytes() == raw
+
+
 def test_sweep_removes_temporary_and_unreferenced_files_only(tmp_path: Path) -> None:
     store = FileStore(tmp_path)
     kept = store.place(("idv", "u", "photo"), "a.jpg", b"a", sha256_hex(b"a"))
