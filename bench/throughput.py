@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import statistics
@@ -109,6 +110,8 @@ def pipeline_round(
     states = _states(config)
     if sum(states.values()) != expected:
         raise RuntimeError(f"intake recorded {sum(states.values())} of {expected} messages: {states}\n{run.stdout}")
+    if bad := _archive_mismatches(config):  # a fast pipeline that archives the wrong bytes is no result
+        raise RuntimeError(f"{len(bad)} archived messages do not match their hash, first {bad[0]}")
     raw_bytes = _raw_total(dovecot)
     extra: dict = {"states": states, "replies": len(sink.messages), "stdout": run.stdout.strip()}
     if reprocess:  # every stored message through the pipeline again, from the archive: no fetch, no reply
@@ -175,6 +178,24 @@ def _archived_bytes(config: Path) -> int:
                        .scalar_one())
     finally:
         engine.dispose()
+
+
+def _archive_mismatches(config: Path) -> list[str]:
+    """Archived raw messages whose bytes do not have the SHA-256 their row and their name give."""
+    from sqlalchemy import create_engine, text
+
+    from bot.adapters.config_file import load_config
+
+    loaded = load_config(config)
+    engine = create_engine(loaded.storage.database_url)
+    try:
+        with engine.connect() as c:
+            rows = c.execute(text("SELECT raw_path, raw_sha256 FROM message WHERE raw_path IS NOT NULL")).all()
+    finally:
+        engine.dispose()
+    data = loaded.storage.data_dir
+    return [path for path, digest in rows if not (path.endswith(f"{digest}.eml") and
+                                                   hashlib.sha256((data / path).read_bytes()).hexdigest() == digest)]
 
 
 def _raw_total(dovecot: Dovecot) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import re
 import threading
@@ -65,6 +66,7 @@ class FileStore:
         # taken on another while they are written.
         self._archiver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="raw-archiver")
         self._hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="raw-hasher")
+        self._raw_numbers = itertools.count(1)  # one temporary file a message: several are written before kept
         self._writer = ThreadPoolExecutor(max_workers=2, thread_name_prefix="file-writer")
 
     def absolute(self, relative: str) -> Path:
@@ -81,12 +83,12 @@ class FileStore:
         """Start archiving the raw message on the store's threads (a temporary file and its fsync on one, the
         hash on the other, at once), so the disk works while the message is judged; `keep` or `drop` it then."""
         digest = self._hasher.submit(sha256_hex, raw)
-        return RawWrite(self, self._archiver.submit(self._write_raw, raw, digest))
+        return RawWrite(self, self._archiver.submit(self._write_raw, raw, digest, next(self._raw_numbers)))
 
-    def _write_raw(self, raw: bytes, hashing: Future[str]) -> tuple[str, str, Path | None]:
-        """On the archiver thread: a temporary file in the data folder itself (nothing under raw/ until the
-        message is known to be campaign mail), removed again when the archive has the message already."""
-        tmp = write_temporary(self.root / "raw.eml", raw)
+    def _write_raw(self, raw: bytes, hashing: Future[str], number: int) -> tuple[str, str, Path | None]:
+        """On the archiver thread: a temporary file of its own in the data folder itself (nothing under raw/ until
+        the message is known to be campaign mail), removed again when the archive has the message already."""
+        tmp = write_temporary(self.root / f"raw-{number}.eml", raw)
         try:
             digest = hashing.result()
             relative = f"raw/{digest[:2]}/{digest}.eml"

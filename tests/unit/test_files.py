@@ -84,6 +84,17 @@ def test_archiving_leaves_no_temporary_file_behind_whether_kept_again_or_dropped
     assert files() == [first] and (tmp_path / first).read_bytes() == raw
 
 
+def test_messages_archived_one_after_another_keep_each_its_own_bytes(tmp_path: Path) -> None:
+    """The poll starts archiving the next message before this one is kept: each has a temporary file of its own."""
+    store = FileStore(tmp_path)
+    first, second = (b"From: a@b\r\n\r\n" + bytes([n]) * 300_000 for n in (1, 2))
+    writing_first = store.archiving(first)
+    writing_second = store.archiving(second)
+    writing_second.written.result()  # the second is on disk before the first is kept
+    kept_first, kept_second = writing_first.keep()[0], writing_second.keep()[0]
+    assert (tmp_path / kept_first).read_bytes() == first and (tmp_path / kept_second).read_bytes() == second
+
+
 def test_sweep_removes_temporary_and_unreferenced_files_only(tmp_path: Path) -> None:
     store = FileStore(tmp_path)
     kept = store.place(("idv", "u", "photo"), "a.jpg", b"a", sha256_hex(b"a"))
