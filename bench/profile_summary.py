@@ -13,7 +13,8 @@ from pathlib import Path
 AREAS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("the standard library's MIME parser (`email.feedparser`, `email.parser`)",
      ("email/feedparser.py", "email/parser.py", "'readlines' of '_io._IOBase'")),
-    ("writing files and fsync", ("_io.BufferedWriter", "posix.fsync", "io.open", "posix.replace", "posix.rename")),
+    ("writing files and fsync", ("_io.BufferedWriter", "posix.fsync", "io.open", "posix.replace", "posix.rename",
+                                 "posix.write", "posix.ftruncate", "storage/durable.py")),
     ("SHA-256", ("openssl_sha256", "_hashlib")),
     ("base64 and quoted-printable", ("binascii",)),
     ("IMAP: imapclient, imaplib and the socket", ("imapclient/", "imaplib.py", "recv_into", "_socket", "ssl.py")),
