@@ -14,6 +14,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from sqlalchemy import bindparam, update
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
@@ -172,14 +173,19 @@ def _process(intake: Intake, fetched: Fetched | None, written: RawWrite | None, 
 
 
 def mark(box: ImapMailbox, engine: Engine, row_id: int, uid: int) -> None:
-    with session(engine) as s:
-        row = s.get(t.MessageRow, row_id)
-        if row is None or row.marked:
-            return
+    """Mark the message on the server, then say so in its row (once: a row marked before is left alone)."""
+    with engine.connect() as connection:
+        if connection.execute(_IS_MARKED, {"row_id": row_id}).scalar_one_or_none() is not False:
+            return  # marked before, or no such row
         box.mark_processed(uid)
-        row.marked = True
-        s.add(row)
-        s.commit()
+        connection.execute(_MARKED, {"row_id": row_id})
+        connection.commit()
+
+
+# Built once, in Core: the mark runs on the connection's thread beside the main one, for every message.
+_message = t.MessageRow.__table__  # type: ignore[attr-defined]
+_IS_MARKED = select(_message.c.marked).where(_message.c.id == bindparam("row_id"))
+_MARKED = update(_message).where(_message.c.id == bindparam("row_id")).values(marked=True)
 
 
 def mark_left_unmarked(box: ImapMailbox, engine: Engine, folder: FolderState) -> None:

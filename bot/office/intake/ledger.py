@@ -19,9 +19,10 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, func, update
+from sqlalchemy import bindparam, case, func, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from bot.core.mail.parse import parse_mail
@@ -90,10 +91,8 @@ def result_of(row: t.MessageRow) -> Result:
 def find(s: Session, source: Source) -> t.MessageRow | None:
     if source.uid is None:
         return None
-    return s.exec(select(t.MessageRow).where(
-        t.MessageRow.folder == source.folder, t.MessageRow.uidvalidity == source.uidvalidity,
-        t.MessageRow.uid == source.uid,
-    )).first()
+    return s.exec(_FIND, params={"folder": source.folder, "uidvalidity": source.uidvalidity,
+                                 "uid": source.uid}).first()
 
 
 def provisional_key(source: Source) -> str:
@@ -157,14 +156,16 @@ def start(s: Session, row: t.MessageRow, now: datetime, who: Claimant) -> None:
     bytes are judged, and renew the lease. A message that kills the process while it is worked on is set aside
     after `limits.max_attempts` tries; a crash in the message before it costs this one nothing. Raises
     LostClaim when another worker took the claim over meanwhile."""
-    done = s.exec(update(t.MessageRow).where(  # type: ignore[call-overload]
-        t.MessageRow.id == row.id, t.MessageRow.state == t.CLAIMED, t.MessageRow.worker == who.name,
-    ).values(attempts=t.MessageRow.attempts + 1, lease_until=now + who.lease, updated_at=now))
+    lease_until = now + who.lease
+    done = s.connection().execute(_START, {"row_id": row.id, "claimant": who.name, "lease": lease_until,
+                                           "now": now})
     if done.rowcount != 1:
         s.rollback()
         raise LostClaim(f"message {row.id} was taken over by another worker before its work began")
     s.commit()
-    s.refresh(row)
+    # What the statement wrote, told to the row without reading it back (nobody else writes a claim we hold).
+    for name, value in (("attempts", row.attempts + 1), ("lease_until", lease_until), ("updated_at", now)):
+        set_committed_value(row, name, value)
 
 
 def give_back(s: Session, row: t.MessageRow, who: Claimant, counted: bool = False) -> None:
@@ -183,10 +184,7 @@ def give_back(s: Session, row: t.MessageRow, who: Claimant, counted: bool = Fals
 
 def earlier_campaign_row(s: Session, key: str, row_id: int) -> t.MessageRow | None:
     """The first campaign message with this key before `row_id`: this one is then a duplicate delivery."""
-    return s.exec(select(t.MessageRow)
-                  .where(t.MessageRow.key == key, t.MessageRow.id < row_id,
-                         t.MessageRow.state.in_([t.CLAIMED, t.STORED, t.FAILED]))
-                  .order_by(t.MessageRow.id)).first()
+    return s.exec(_EARLIER, params={"key": key, "row_id": row_id}).first()
 
 
 def describe(row: t.MessageRow, mail: Mail, received_at: datetime) -> None:
@@ -220,9 +218,7 @@ def advance_cursor(s: Session, source: Source) -> None:
     if not source.in_mailbox or source.uid is None:
         return
     s.flush()
-    message = t.MessageRow
-    seen, held = s.exec(select(func.max(message.uid), func.min(case((message.state == t.CLAIMED, message.uid))))
-                        .where(message.folder == source.folder, message.uidvalidity == source.uidvalidity)).one()
+    seen, held = s.exec(_SEEN_AND_HELD, params={"folder": source.folder, "uidvalidity": source.uidvalidity}).one()
     _move_cursor(s, source.folder, source.uidvalidity, max(seen or 0, source.uid), held)
 
 
@@ -242,13 +238,9 @@ def _move_cursor(s: Session, folder: str, uidvalidity: int, last_uid: int, held:
     new UIDVALIDITY."""
     if held is not None:
         last_uid = min(last_uid, held - 1)
-    dialect = postgresql if s.get_bind().dialect.name == "postgresql" else sqlite
-    cursor = t.CursorRow.__table__  # type: ignore[attr-defined]
-    s.exec(dialect.insert(cursor).values(folder=folder, uidvalidity=uidvalidity, last_uid=max(last_uid, 0))
-           .on_conflict_do_update(index_elements=["folder"], set_={
-               "last_uid": case((cursor.c.uidvalidity != uidvalidity, max(last_uid, 0)),
-                                (cursor.c.last_uid < last_uid, last_uid), else_=cursor.c.last_uid),
-               "uidvalidity": uidvalidity}))
+    statement = _MOVE_CURSOR["postgresql" if s.get_bind().dialect.name == "postgresql" else "sqlite"]
+    s.exec(statement, params={"b_folder": folder, "b_uidvalidity": uidvalidity, "b_last_uid": last_uid,
+                              "b_at_least_0": max(last_uid, 0)})
 
 
 class LostClaim(RuntimeError):
@@ -306,3 +298,32 @@ def fail(s: Session, row: t.MessageRow, source: Source, error: str, now: datetim
     row.review = "failed"
     row.error = error
     return finish(s, row, source, now, who)
+
+
+# The statements every message runs, built once: one made anew each time costs more than running it.
+_message = t.MessageRow.__table__  # type: ignore[attr-defined]
+_START = (update(_message)
+          .where(_message.c.id == bindparam("row_id"), _message.c.state == t.CLAIMED,
+                 _message.c.worker == bindparam("claimant"))
+          .values(attempts=_message.c.attempts + 1, lease_until=bindparam("lease"),
+                  updated_at=bindparam("now")))
+_FIND = select(t.MessageRow).where(t.MessageRow.folder == bindparam("folder"),
+                                   t.MessageRow.uidvalidity == bindparam("uidvalidity"),
+                                   t.MessageRow.uid == bindparam("uid"))
+_EARLIER = (select(t.MessageRow)
+            .where(t.MessageRow.key == bindparam("key"), t.MessageRow.id < bindparam("row_id"),
+                   t.MessageRow.state.in_([t.CLAIMED, t.STORED, t.FAILED]))
+            .order_by(t.MessageRow.id))
+_SEEN_AND_HELD = (select(func.max(_message.c.uid), func.min(case((_message.c.state == t.CLAIMED, _message.c.uid))))
+                  .where(_message.c.folder == bindparam("folder"), _message.c.uidvalidity == bindparam("uidvalidity")))
+_cursor = t.CursorRow.__table__  # type: ignore[attr-defined]
+_MOVE_CURSOR = {  # made, or moved up (never past `b_last_uid`), or reset under a new UIDVALIDITY
+    dialect.__name__.rsplit(".", 1)[-1]: dialect.insert(_cursor).values(
+        folder=bindparam("b_folder"), uidvalidity=bindparam("b_uidvalidity"), last_uid=bindparam("b_at_least_0"),
+    ).on_conflict_do_update(index_elements=["folder"], set_={
+        "last_uid": case((_cursor.c.uidvalidity != bindparam("b_uidvalidity"), bindparam("b_at_least_0")),
+                         (_cursor.c.last_uid < bindparam("b_last_uid"), bindparam("b_last_uid")),
+                         else_=_cursor.c.last_uid),
+        "uidvalidity": bindparam("b_uidvalidity")})
+    for dialect in (postgresql, sqlite)
+}
