@@ -1,11 +1,12 @@
 """Writing a new file durably, past the page cache where the file system allows it.
 
-A file the store writes is read rarely, if ever, so copying it into the page cache first buys nothing, and on
-a virtual machine it costs dearly: memory the guest freed goes back to the host, and the kernel's copy into
-fresh page-cache pages then ran at about 400 MB/s here, against 6 GB/s for a copy in memory that is in use.
-Written with O_DIRECT from one small aligned buffer a thread, the same files reach the disk 2.5 times as fast
-with a seventh of the CPU (bench/OPTIMISATIONS.md, item 12). A file system that refuses O_DIRECT (tmpfs, some
-network file systems) gets an ordinary write; either way the file is fsync'd before this returns.
+A file the store writes is read later if at all (a reprocess, a download), by then mostly out of the cache, so
+copying it into the page cache first buys little, and on a virtual machine it costs dearly: memory the guest
+freed goes back to the host, and the kernel's copy into fresh page-cache pages then ran at about 400 MB/s here,
+against 6 GB/s for a copy in memory that is in use. Written with O_DIRECT from one small aligned buffer a
+thread, the same files reach the disk 2.5 times as fast with a seventh of the CPU (bench/OPTIMISATIONS.md,
+item 12). A file system that refuses O_DIRECT (older tmpfs, some network file systems) gets an ordinary write;
+either way the file is fsync'd before this returns.
 """
 
 from __future__ import annotations
