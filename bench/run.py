@@ -99,7 +99,7 @@ def _run(options: Options, work: Path, say: Callable[[str], None]) -> Report:
         shutil.rmtree(work / "mail")
         if options.only == "workers":
             workers = run_workers(work / "workers", dovecot, sink, corpus.units_csv(roster), tp.messages,
-                                  options.rounds, say)
+                                  options.rounds, say, command)
             return tp, None, workers, results.workers_targets(workers, results.rss_limit(tp))
         for n in range(options.rounds):
             tp.floor.append(floor_round(work / "floor", dovecot, tp.messages))
@@ -125,7 +125,7 @@ def _run(options: Options, work: Path, say: Callable[[str], None]) -> Report:
         if not options.skip_workers:
             say("several workers: one on SQLite, one and three on PostgreSQL …")
             workers = run_workers(work / "workers", dovecot, sink, corpus.units_csv(roster), tp.messages,
-                                  options.rounds, say)
+                                  options.rounds, say, command)
         if not options.skip_scale:
             say(f"idle poll and reports: {options.idle_large:,} messages from {options.report_units} units …")
             scale = run_scale(work / "scale", dovecot, sink, options.idle_large, options.idle_small,

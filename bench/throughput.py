@@ -87,7 +87,7 @@ def intake_command(folder: Path, bot_source: Path | None = None, profile: Path |
     launcher = "import sys; from bot.cli.main import main; sys.argv[0] = 'intake'; sys.exit(main())"
     if bot_source is not None:
         launcher = f"import sys; sys.path.insert(0, {str(bot_source.resolve())!r}); " + launcher
-    script = folder / "intake_launcher.py"
+    script = folder.resolve() / "intake_launcher.py"  # run from each round's own folder
     script.write_text(launcher + "\n", encoding="utf-8")
     prefix = [sys.executable, "-m", "cProfile", "-o", str(profile)] if profile is not None else [sys.executable]
     return [*prefix, str(script)]

@@ -69,7 +69,9 @@ class Workers:
 
 
 def run_workers(workdir: Path, dovecot: Dovecot, sink: SmtpSink, units_csv: str, expected: int, rounds: int = 1,
-                say: Callable[[str], None] = print) -> Workers:
+                say: Callable[[str], None] = print, intake: list[str] | None = None) -> Workers:
+    """Each set of workers in turn, `rounds` times; `intake`: the command to run (default the installed `intake`;
+    `bench.throughput.intake_command` gives another checkout's, for before/after figures)."""
     result = Workers()
     cluster = PostgresCluster()
     cluster.start()
@@ -77,7 +79,7 @@ def run_workers(workdir: Path, dovecot: Dovecot, sink: SmtpSink, units_csv: str,
         for n in range(rounds):
             for database, workers in SETS:
                 url = cluster.create_database("bench") if database == "PostgreSQL" else None
-                found = workers_round(workdir, dovecot, sink, units_csv, expected, url, workers)
+                found = workers_round(workdir, dovecot, sink, units_csv, expected, url, workers, intake)
                 result.rounds.append(found)
                 say(f"  workers round {n + 1}, {found.name}: {found.seconds:.2f} s "
                     f"({found.messages_per_s:.1f} msg/s), peak RSS {max(found.peak_rss_mb):.0f} MB")
@@ -87,7 +89,7 @@ def run_workers(workdir: Path, dovecot: Dovecot, sink: SmtpSink, units_csv: str,
 
 
 def workers_round(workdir: Path, dovecot: Dovecot, sink: SmtpSink, units_csv: str, expected: int, url: str | None,
-                  workers: int) -> WorkersRound:
+                  workers: int, intake: list[str] | None = None) -> WorkersRound:
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
     config = write_config(workdir, dovecot, sink)
@@ -98,7 +100,7 @@ def workers_round(workdir: Path, dovecot: Dovecot, sink: SmtpSink, units_csv: st
     config.write_text(text, encoding="utf-8")
     clear_keyword(dovecot, KEYWORD)
     sink.clear()
-    command = [str(INTAKE), "--config", str(config), "--now", NOW, "poll", "--once"]
+    command = [*(intake or [str(INTAKE)]), "--config", str(config), "--now", NOW, "poll", "--once"]
     seconds, peaks, codes, errors = run_together([command] * workers, workdir)
     if any(codes):
         raise RuntimeError(f"intake poll --once exited {codes}:\n" + "\n".join(e[-3000:] for e in errors))
