@@ -37,7 +37,7 @@ def _written_direct(path: Path, data: bytes | memoryview) -> bool:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _DIRECT, 0o644)
     except OSError as exc:
-        if exc.errno == errno.EINVAL:  # tmpfs refuses O_DIRECT when the file is opened
+        if exc.errno == errno.EINVAL:  # some file systems refuse O_DIRECT when the file is opened
             return False
         raise
     try:

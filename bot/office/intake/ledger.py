@@ -18,6 +18,8 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import ModuleType
+from typing import Any
 
 from sqlalchemy import bindparam, case, func, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -317,13 +319,18 @@ _EARLIER = (select(t.MessageRow)
 _SEEN_AND_HELD = (select(func.max(_message.c.uid), func.min(case((_message.c.state == t.CLAIMED, _message.c.uid))))
                   .where(_message.c.folder == bindparam("folder"), _message.c.uidvalidity == bindparam("uidvalidity")))
 _cursor = t.CursorRow.__table__  # type: ignore[attr-defined]
-_MOVE_CURSOR = {  # made, or moved up (never past `b_last_uid`), or reset under a new UIDVALIDITY
-    dialect.__name__.rsplit(".", 1)[-1]: dialect.insert(_cursor).values(
+
+
+def _move_cursor_statement(dialect: ModuleType) -> Any:
+    """The cursor row made, or moved up (never past `b_last_uid`), or reset under a new UIDVALIDITY: the dialect's
+    own upsert, one statement."""
+    return dialect.insert(_cursor).values(
         folder=bindparam("b_folder"), uidvalidity=bindparam("b_uidvalidity"), last_uid=bindparam("b_at_least_0"),
     ).on_conflict_do_update(index_elements=["folder"], set_={
         "last_uid": case((_cursor.c.uidvalidity != bindparam("b_uidvalidity"), bindparam("b_at_least_0")),
                          (_cursor.c.last_uid < bindparam("b_last_uid"), bindparam("b_last_uid")),
                          else_=_cursor.c.last_uid),
         "uidvalidity": bindparam("b_uidvalidity")})
-    for dialect in (postgresql, sqlite)
-}
+
+
+_MOVE_CURSOR = {"postgresql": _move_cursor_statement(postgresql), "sqlite": _move_cursor_statement(sqlite)}
