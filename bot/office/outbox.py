@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from types import TracebackType
 
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
@@ -41,6 +44,11 @@ class FlushReport:
     deferred: int = 0
     failed: int = 0
 
+    def add(self, other: FlushReport) -> None:
+        self.sent += other.sent
+        self.deferred += other.deferred
+        self.failed += other.failed
+
 
 LEASE = timedelta(minutes=10)  # a flusher killed mid-send leaves its row due again after this
 
@@ -59,7 +67,10 @@ def _claim(s: Session, row: t.OutboxRow, now: datetime) -> bool:
     return bool(result.rowcount == 1)
 
 
-def flush_outbox(engine: Engine, mailer: Mailer, sender: str, now: datetime, limit: int = 500) -> FlushReport:
+def flush_outbox(engine: Engine, mailer: Mailer, sender: str, now: datetime, limit: int = 500,
+                 close: bool = True) -> FlushReport:
+    """Send the due rows, oldest first, up to `limit`; the first deferral (the server is unwell) ends the pass.
+    `close`: close the mailer's connection after the pass (a caller sending again soon keeps it)."""
     report = FlushReport()
     now = now.astimezone(UTC)  # the database keeps UTC
     with session(engine) as s:
@@ -102,5 +113,45 @@ def flush_outbox(engine: Engine, mailer: Mailer, sender: str, now: datetime, lim
                 s.add(row)
                 s.commit()
         finally:
-            mailer.close()
+            if close:
+                mailer.close()
     return report
+
+
+class SendingAlongside:
+    """Sends the outbox on a thread of its own while the caller works, a pass every `interval` seconds over one
+    connection, and a last pass on the caller's thread at the end: a poll over a backlog answers each unit soon
+    after its mail is recorded, not after the last message, and its network waits overlap the poll's work.
+    `report` sums every pass. A deferral (the server is unwell) ends the sending for this cycle, as one flush
+    would; a failed pass is logged and left to the last one. Nothing is sent twice: each row is claimed
+    (`_claim`) by one pass, on any thread or process."""
+
+    def __init__(self, engine: Engine, mailer: Mailer, sender: str, clock: Callable[[], datetime],
+                 interval: float = 0.5) -> None:
+        self.engine, self.mailer, self.sender, self.clock, self.interval = engine, mailer, sender, clock, interval
+        self.report = FlushReport()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="outbox", daemon=True)
+
+    def _pass(self, close: bool) -> None:
+        self.report.add(flush_outbox(self.engine, self.mailer, self.sender, self.clock(), close=close))
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.wait(self.interval) and not self.report.deferred:
+                self._pass(close=False)
+        except Exception:
+            log.exception("sending the outbox beside the poll failed; the rest is sent at the end of the cycle")
+
+    def __enter__(self) -> SendingAlongside:
+        self._thread.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self._stop.set()
+        self._thread.join()
+        if kind is not None or self.report.deferred:
+            self.mailer.close()
+            return
+        self._pass(close=True)

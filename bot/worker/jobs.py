@@ -1,6 +1,7 @@
 """The worker's jobs, thin: each one only calls the office's work with the application's parts.
 
-- `poll_and_flush`: take an edited roster, poll the mailbox (reconnecting within the cycle), send the outbox;
+- `poll_and_flush`: take an edited roster, poll the mailbox (reconnecting within the cycle), send the outbox
+  meanwhile and at the end;
 - `flush`: send the outbox;
 - `run_due`: what is due at this minute (reminders, the overdue notice, the day's digest), queued.
 """
@@ -15,7 +16,7 @@ from datetime import datetime
 
 from bot.bootstrap import App
 from bot.office.digest import DigestRun, queue_due_digest
-from bot.office.outbox import FlushReport
+from bot.office.outbox import FlushReport, SendingAlongside
 from bot.office.poll import PollReport, poll_with_retries
 from bot.office.reminders import RemindReport
 
@@ -45,8 +46,13 @@ def poll_and_flush(app: App, clock: Callable[[], datetime], sleep: Callable[[flo
                    ) -> CycleReport:
     """One work cycle, shared by `poll --once` and the scheduler."""
     take_roster(app)
-    report, error = poll_with_retries(app.mailbox, app.intake, app.engine, clock, app.config.imap, sleep)
-    return CycleReport(report, flush(app, clock), error)
+    if app.config.smtp is None:
+        report, error = poll_with_retries(app.mailbox, app.intake, app.engine, clock, app.config.imap, sleep)
+        return CycleReport(report, FlushReport(), error)
+    # Replies leave while the poll goes on, each soon after its message's commit.
+    with SendingAlongside(app.engine, app.mailer(), app.identity.address, clock) as sending:
+        report, error = poll_with_retries(app.mailbox, app.intake, app.engine, clock, app.config.imap, sleep)
+    return CycleReport(report, sending.report, error)
 
 
 def flush(app: App, clock: Callable[[], datetime]) -> FlushReport:

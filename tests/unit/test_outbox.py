@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from bot.adapters.mailer import SendError
-from bot.office.outbox import LEASE, flush_outbox, next_attempt
+from bot.office.outbox import LEASE, SendingAlongside, flush_outbox, next_attempt
 from storage import tables as t
 from storage.db import make_engine, session
 
@@ -80,3 +84,92 @@ def test_a_batch_records_each_sent_row_with_its_lease_and_the_refused_one_with_i
     assert [(r.state, r.attempts, r.next_attempt_at) for r in rows[:30]] == [("sent", 1, NOW + LEASE)] * 30
     assert (rows[30].state, rows[30].attempts, rows[30].next_attempt_at) == ("pending", 1, next_attempt(NOW, 1))
     assert [(r.state, r.attempts, r.next_attempt_at) for r in rows[31:]] == [("pending", 0, NOW)] * 9
+
+
+class SlowMailer(RefusingAfter):
+    """RefusingAfter that also records closes and the threads it sent from."""
+
+    def __init__(self, accept: int) -> None:
+        super().__init__(accept)
+        self.closes = 0
+        self.threads: set[str] = set()
+
+    def send(self, sender: str, recipient: str, raw: bytes, message_id: str) -> None:
+        self.threads.add(threading.current_thread().name)
+        super().send(sender, recipient, raw, message_id)
+
+    def close(self) -> None:
+        self.closes += 1
+
+
+def queue_more(engine: Engine, first: int, count: int) -> None:
+    with session(engine) as s:
+        for i in range(first, first + count):
+            s.add(t.OutboxRow(kind="receipt", to_addr=f"u{i}@example.cn", subject="s", header_message_id=f"<{i}@x>",
+                              raw=b"x", next_attempt_at=NOW, created_at=NOW))
+        s.commit()
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def test_sending_alongside_sends_while_the_caller_works_over_one_connection(tmp_path: Path) -> None:
+    engine = outbox_of(3, tmp_path)
+    mailer = SlowMailer(accept=100)
+    with SendingAlongside(engine, mailer, "bot@example.cn", lambda: NOW, interval=0.05) as sending:
+        assert wait_until(lambda: len(mailer.sent) == 3)  # sent before the caller is done
+        queue_more(engine, 3, 2)
+        assert wait_until(lambda: len(mailer.sent) == 5)
+        assert mailer.closes == 0  # one connection across the passes
+        assert mailer.threads == {"outbox"}
+    assert mailer.sent == [f"<{i}@x>" for i in range(5)]  # each once, in order
+    assert (sending.report.sent, sending.report.deferred, sending.report.failed) == (5, 0, 0)
+    assert mailer.closes == 1
+    with session(engine) as s:
+        assert [r.state for r in s.exec(select(t.OutboxRow)).all()] == ["sent"] * 5
+
+
+def test_sending_alongside_sends_what_is_left_at_the_end_on_the_callers_thread(tmp_path: Path) -> None:
+    engine = outbox_of(2, tmp_path)
+    mailer = SlowMailer(accept=100)
+    with SendingAlongside(engine, mailer, "bot@example.cn", lambda: NOW, interval=60) as sending:
+        queue_more(engine, 2, 1)
+        time.sleep(0.2)
+        assert mailer.sent == []  # the thread's first pass is a minute away
+    assert mailer.sent == ["<0@x>", "<1@x>", "<2@x>"]
+    assert mailer.threads == {threading.current_thread().name}
+    assert sending.report.sent == 3
+    assert mailer.closes == 1
+
+
+def test_sending_alongside_stops_for_the_cycle_once_the_server_defers(tmp_path: Path) -> None:
+    engine = outbox_of(4, tmp_path)
+    mailer = SlowMailer(accept=2)
+    with SendingAlongside(engine, mailer, "bot@example.cn", lambda: NOW, interval=0.05) as sending:
+        assert wait_until(lambda: sending.report.deferred == 1)
+        time.sleep(0.3)  # passes that would have come: none does
+    assert mailer.sent == ["<0@x>", "<1@x>"]
+    assert (sending.report.sent, sending.report.deferred) == (2, 1)  # no last pass after the deferral
+    assert mailer.closes == 1
+    with session(engine) as s:
+        rows = s.exec(select(t.OutboxRow).order_by(t.OutboxRow.id)).all()
+    assert [(r.state, r.attempts) for r in rows] == [("sent", 1), ("sent", 1), ("pending", 1), ("pending", 0)]
+    assert rows[2].next_attempt_at == next_attempt(NOW, 1)
+
+
+def test_sending_alongside_sends_nothing_more_when_the_caller_fails(tmp_path: Path) -> None:
+    engine = outbox_of(0, tmp_path)
+    mailer = SlowMailer(accept=100)
+    with pytest.raises(RuntimeError, match="poll failed"), \
+            SendingAlongside(engine, mailer, "bot@example.cn", lambda: NOW, interval=60) as sending:
+        queue_more(engine, 0, 2)
+        raise RuntimeError("poll failed")
+    assert mailer.sent == []  # the next cycle sends them
+    assert sending.report.sent == 0
+    assert mailer.closes == 1
