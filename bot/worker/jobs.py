@@ -13,12 +13,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from bot.bootstrap import App
-from bot.office.digest import DigestRun, queue_due_digest
 from bot.office.outbox import FlushReport, SendingAlongside
 from bot.office.poll import PollReport, poll_with_retries
 from bot.office.reminders import RemindReport
+
+if TYPE_CHECKING:  # the digest (and its workbook, openpyxl) is loaded by the job that sends it, not by each poll
+    from bot.office.digest import DigestRun
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +64,8 @@ def flush(app: App, clock: Callable[[], datetime]) -> FlushReport:
 
 def run_due(app: App, clock: Callable[[], datetime], send: bool = True) -> DueReport:
     """Queue whatever is due at clock(); with `send`, flush the outbox when something was queued."""
+    from bot.office.digest import queue_due_digest
+
     now = clock()
     take_roster(app)
     reminders = app.reminders().queue(now)

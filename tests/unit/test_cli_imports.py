@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
+from email.message import EmailMessage
 from pathlib import Path
 
+import py7zr
 import pytest
 
 from tests.unit.test_roster_store import CONFIG, HEADER
@@ -49,3 +52,39 @@ def test_the_probe_sees_the_pipeline_when_a_command_needs_it(tmp_path: Path) -> 
     seen = set(json.loads(done.stderr.strip().splitlines()[-1]))
     assert not (tmp_path / "data" / "intake.db").exists()  # nothing processed yet: inspect writes no database
     assert {"bot.core.pipeline", "bot.core.mail.parse", "mailparser"} <= seen
+
+
+OPTIONAL = ("py7zr", "openpyxl")  # a 7z's reader; the digest's and exports' workbook
+
+
+def test_the_mail_pipeline_loads_the_7z_reader_and_the_workbook_only_when_needed(tmp_path: Path) -> None:
+    """A poll pays the interpreter's start-up each cycle: what a message rarely needs is loaded when it does."""
+    (tmp_path / "config.toml").write_text(CONFIG, encoding="utf-8")
+    (tmp_path / "units.csv").write_text(HEADER + "东城区文明办,dc@example.cn\n", encoding="utf-8")
+    plain, packed = tmp_path / "plain.eml", tmp_path / "packed.eml"
+    plain.write_bytes(b"From: dc@example.cn\r\nSubject: hi\r\n\r\nbody\r\n")
+    archive = io.BytesIO()
+    with py7zr.SevenZipFile(archive, "w") as seven:
+        seven.writestr(b"brief", "brief.txt")
+    message = EmailMessage()
+    message["From"], message["Subject"] = "dc@example.cn", "hi"
+    message.set_content("body")
+    message.add_attachment(archive.getvalue(), maintype="application", subtype="x-7z-compressed",
+                           filename="files.7z")
+    packed.write_bytes(message.as_bytes())
+    loaded = []
+    for mail in (plain, packed):
+        probe = PROBE.format(pipeline=OPTIONAL + ("bot.core.pipeline",))
+        done = subprocess.run([sys.executable, "-c", probe, str(tmp_path / "config.toml"), "inspect", str(mail)],
+                              cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        loaded.append(json.loads(done.stderr.strip().splitlines()[-1]))
+    assert loaded == [["bot.core.pipeline"], ["bot.core.pipeline", "py7zr"]]
+
+
+def test_the_poll_cycle_loads_neither_the_7z_reader_nor_the_workbook() -> None:
+    probe = ("import json, sys, bot.cli.main, bot.worker.jobs, bot.office.poll, bot.office.intake.shell; "
+             f"print(json.dumps(sorted(n for n in {OPTIONAL!r} if n in sys.modules)))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == []
