@@ -5,6 +5,7 @@ already has in a campaign (the state the rules judge a new message against)."""
 
 from __future__ import annotations
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, func, select
 
 from bot.core.model import CATEGORIES, ItemPlan, UnitState
@@ -25,10 +26,8 @@ def unit_state(s: Session, unit: str | None, campaign: str | None, exclude: int 
     """What is stored for the unit in the campaign, leaving out message `exclude` (the one being judged)."""
     if unit is None:
         return UnitState()
-    rows = s.exec(select(t.ItemRow.sha256).where(t.ItemRow.unit == unit, t.ItemRow.campaign == campaign,
-                                                 t.ItemRow.path.is_not(None),
-                                                 t.ItemRow.message_row_id != (exclude or 0))).all()
-    return UnitState(sha256s=frozenset(rows))
+    rows = s.connection().execute(_STORED_SHA256S, {"unit": unit, "campaign": campaign, "exclude": exclude or 0})
+    return UnitState(sha256s=frozenset(sha256 for sha256, in rows))
 
 
 def place_files(decision: Decision, store: Placing) -> dict[int, str]:
@@ -84,9 +83,8 @@ def summary(s: Session, unit: str | None, roster: Roster, campaign: CampaignConf
     """The unit's cumulative state (what every receipt reports), counted by the database."""
     if unit is None:
         return UnitSummary(None, {}, ())
-    rows = s.exec(select(t.ItemRow.category, func.count())
-                  .where(t.ItemRow.unit == unit, t.ItemRow.campaign == campaign.slug, t.ItemRow.counted)
-                  .group_by(t.ItemRow.category)).all()
+    s.flush()  # this message's items count
+    rows = s.connection().execute(_COUNTED, {"unit": unit, "campaign": campaign.slug})
     counts = {category: n for category, n in rows}
     roster_unit = roster.by_name(unit)
     required = required_in(campaign, roster_unit, roster) if roster_unit else True
@@ -107,3 +105,13 @@ def record_question(s: Session, row: t.MessageRow, decision: Decision, fresh: bo
         existing = t.QuestionRow(message_row_id=row.id or 0, text=question)
     existing.unit, existing.text = decision.analysis.match.unit, question
     s.add(existing)
+
+
+# Built once, in Core, run on the session's connection: every message judged and answered runs them.
+_item = t.ItemRow.__table__  # type: ignore[attr-defined]
+_STORED_SHA256S = select(_item.c.sha256).where(
+    _item.c.unit == bindparam("unit"), _item.c.campaign == bindparam("campaign"), _item.c.path.is_not(None),
+    _item.c.message_row_id != bindparam("exclude"))
+_COUNTED = (select(_item.c.category, func.count())
+            .where(_item.c.unit == bindparam("unit"), _item.c.campaign == bindparam("campaign"), _item.c.counted)
+            .group_by(_item.c.category))

@@ -93,8 +93,9 @@ def result_of(row: t.MessageRow) -> Result:
 def find(s: Session, source: Source) -> t.MessageRow | None:
     if source.uid is None:
         return None
-    return s.exec(_FIND, params={"folder": source.folder, "uidvalidity": source.uidvalidity,
-                                 "uid": source.uid}).first()
+    found = s.connection().execute(_FIND, {"folder": source.folder, "uidvalidity": source.uidvalidity,
+                                           "uid": source.uid}).scalar()
+    return None if found is None else s.get(t.MessageRow, found)  # usually none: a new message
 
 
 def provisional_key(source: Source) -> str:
@@ -186,7 +187,8 @@ def give_back(s: Session, row: t.MessageRow, who: Claimant, counted: bool = Fals
 
 def earlier_campaign_row(s: Session, key: str, row_id: int) -> t.MessageRow | None:
     """The first campaign message with this key before `row_id`: this one is then a duplicate delivery."""
-    return s.exec(_EARLIER, params={"key": key, "row_id": row_id}).first()
+    found = s.connection().execute(_EARLIER, {"key": key, "row_id": row_id}).scalar()
+    return None if found is None else s.get(t.MessageRow, found)  # usually none: a first delivery
 
 
 def describe(row: t.MessageRow, mail: Mail, received_at: datetime) -> None:
@@ -220,7 +222,8 @@ def advance_cursor(s: Session, source: Source) -> None:
     if not source.in_mailbox or source.uid is None:
         return
     s.flush()
-    seen, held = s.exec(_SEEN_AND_HELD, params={"folder": source.folder, "uidvalidity": source.uidvalidity}).one()
+    seen, held = s.connection().execute(_SEEN_AND_HELD, {"folder": source.folder,
+                                                        "uidvalidity": source.uidvalidity}).one()
     _move_cursor(s, source.folder, source.uidvalidity, max(seen or 0, source.uid), held)
 
 
@@ -309,13 +312,13 @@ _START = (update(_message)
                  _message.c.worker == bindparam("claimant"))
           .values(attempts=_message.c.attempts + 1, lease_until=bindparam("lease"),
                   updated_at=bindparam("now")))
-_FIND = select(t.MessageRow).where(t.MessageRow.folder == bindparam("folder"),
-                                   t.MessageRow.uidvalidity == bindparam("uidvalidity"),
-                                   t.MessageRow.uid == bindparam("uid"))
-_EARLIER = (select(t.MessageRow)
-            .where(t.MessageRow.key == bindparam("key"), t.MessageRow.id < bindparam("row_id"),
-                   t.MessageRow.state.in_([t.CLAIMED, t.STORED, t.FAILED]))
-            .order_by(t.MessageRow.id))
+_FIND = select(_message.c.id).where(_message.c.folder == bindparam("folder"),
+                                    _message.c.uidvalidity == bindparam("uidvalidity"),
+                                    _message.c.uid == bindparam("uid"))
+_EARLIER = (select(_message.c.id)
+            .where(_message.c.key == bindparam("key"), _message.c.id < bindparam("row_id"),
+                   _message.c.state.in_([t.CLAIMED, t.STORED, t.FAILED]))
+            .order_by(_message.c.id).limit(1))
 _SEEN_AND_HELD = (select(func.max(_message.c.uid), func.min(case((_message.c.state == t.CLAIMED, _message.c.uid))))
                   .where(_message.c.folder == bindparam("folder"), _message.c.uidvalidity == bindparam("uidvalidity")))
 _cursor = t.CursorRow.__table__  # type: ignore[attr-defined]

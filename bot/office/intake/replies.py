@@ -8,6 +8,7 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
 from bot.core.mail.reply_prefixes import reply_topic
@@ -110,11 +111,15 @@ def over_reply_limit(s: Session, limits: ReplyLimits, address: str, subject: str
     every mail, while a loop (mail arriving as fast as we answer) is cut."""
     window = timedelta(hours=limits.window_hours)
     received = received_at.astimezone(UTC)
-    recent = s.exec(
-        select(t.MessageRow.subject)
-        .join(t.OutboxRow, t.OutboxRow.message_row_id == t.MessageRow.id)
-        .where(t.OutboxRow.to_addr == address, t.MessageRow.received_at >= received - window,
-               t.MessageRow.received_at <= received + window)
-    ).all()
+    recent = [previous for previous, in s.connection().execute(
+        _REPLIED_SUBJECTS, {"address": address, "since": received - window, "until": received + window})]
     same = sum(1 for previous in recent if reply_topic(previous or "") == reply_topic(subject))
     return len(recent) >= limits.max_per_sender or same >= limits.max_same_subject
+
+
+# Built once, in Core, run on the session's connection: every reply runs it.
+_message, _outbox = t.MessageRow.__table__, t.OutboxRow.__table__  # type: ignore[attr-defined]
+_REPLIED_SUBJECTS = (select(_message.c.subject)
+                     .join(_outbox, _outbox.c.message_row_id == _message.c.id)
+                     .where(_outbox.c.to_addr == bindparam("address"), _message.c.received_at >= bindparam("since"),
+                            _message.c.received_at <= bindparam("until")))
