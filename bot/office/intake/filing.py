@@ -5,7 +5,7 @@ already has in a campaign (the state the rules judge a new message against)."""
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, insert
 from sqlmodel import Session, func, select
 
 from bot.core.model import CATEGORIES, ItemPlan, UnitState
@@ -50,33 +50,37 @@ def place_files(decision: Decision, store: Placing) -> dict[int, str]:
 
 def write_items(s: Session, row: t.MessageRow, decision: Decision, placed: dict[int, str],
                 existing: list[t.ItemRow]) -> None:
-    """One row per file; a file that was stored before (reprocessing) keeps its row and id."""
+    """One row per file; a file that was stored before (reprocessing) keeps its row and id. New rows go in one
+    statement, on the session's connection."""
     reusable: dict[tuple[str, str], list[t.ItemRow]] = {}
     for old in existing:
         reusable.setdefault((old.source or old.filename, old.sha256), []).append(old)
+    new: list[dict[str, object]] = []
     for item in decision.items:
         if item.skipped is None:
-            fresh = item_row(row, decision, item, placed.get(item.index))
+            values = item_values(row, decision, item, placed.get(item.index))
             olds = reusable.get((item.source or item.filename, item.sha256))
             if olds:
-                fresh.id = olds.pop(0).id
-                s.merge(fresh)
+                s.merge(t.ItemRow(id=olds.pop(0).id, **values))
             else:
-                s.add(fresh)
+                new.append(values)
+    if new:
+        s.connection().execute(_NEW_ITEM, new)
     for olds in reusable.values():
         for old in olds:
             s.delete(old)
 
 
-def item_row(row: t.MessageRow, decision: Decision, item: ItemPlan, path: str | None) -> t.ItemRow:
+def item_values(row: t.MessageRow, decision: Decision, item: ItemPlan, path: str | None) -> dict[str, object]:
+    """An item row's columns, but its id."""
     f = item.facts
-    return t.ItemRow(
-        message_row_id=row.id or 0, unit=decision.analysis.match.unit, campaign=decision.analysis.route.slug,
-        category=item.category.value,
-        filename=item.filename, source=item.source, path=path, size=item.size, sha256=item.sha256, kind=f.kind,
-        reason=item.reason, counted=item.counted and path is not None, already_stored=item.already_stored,
-        late=decision.late, width=f.width, height=f.height, has_exif=f.has_exif, title=f.title,
-    )
+    return {
+        "message_row_id": row.id or 0, "unit": decision.analysis.match.unit, "campaign": decision.analysis.route.slug,
+        "category": item.category.value, "filename": item.filename, "source": item.source, "path": path,
+        "size": item.size, "sha256": item.sha256, "kind": f.kind, "reason": item.reason,
+        "counted": item.counted and path is not None, "already_stored": item.already_stored, "late": decision.late,
+        "width": f.width, "height": f.height, "has_exif": f.has_exif, "title": f.title,
+    }
 
 
 def summary(s: Session, unit: str | None, roster: Roster, campaign: CampaignConfig) -> UnitSummary:
@@ -109,6 +113,7 @@ def record_question(s: Session, row: t.MessageRow, decision: Decision, fresh: bo
 
 # Built once, in Core, run on the session's connection: every message judged and answered runs them.
 _item = t.ItemRow.__table__  # type: ignore[attr-defined]
+_NEW_ITEM = insert(_item)
 _STORED_SHA256S = select(_item.c.sha256).where(
     _item.c.unit == bindparam("unit"), _item.c.campaign == bindparam("campaign"), _item.c.path.is_not(None),
     _item.c.message_row_id != bindparam("exclude"))
