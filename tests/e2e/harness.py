@@ -86,6 +86,34 @@ class Setup:
             engine.dispose()
 
 
+# Runs `intake` in a process of its own after `observer` (Python code) has patched what it watches; the observer
+# appends what it saw to `seen`, written as JSON to the log however the command ends. The observer reads its own
+# arguments from `observer_args`.
+OBSERVED = """
+import json, sys
+log, observer_args = sys.argv[1], json.loads(sys.argv[2])
+seen = []
+OBSERVER
+from bot.cli.main import main
+sys.argv = ["intake", *sys.argv[3:]]
+try:
+    main()
+finally:
+    with open(log, "w") as out:
+        json.dump(seen, out)
+"""
+
+
+def intake_observed(observer: str, observer_args: list[str], config: Path, *args: str, cwd: Path,
+                    timeout: float = 120) -> tuple[subprocess.CompletedProcess[str], Any]:
+    """The finished command, and what the observer saw (None when it wrote nothing)."""
+    log = cwd / "observed.json"
+    run = subprocess.run([sys.executable, "-c", OBSERVED.replace("OBSERVER", observer), str(log),
+                          json.dumps(observer_args), "--config", str(config), *args],
+                         capture_output=True, text=True, timeout=timeout, cwd=cwd)
+    return run, json.loads(log.read_text()) if log.exists() else None
+
+
 def parse(message: SinkMessage) -> EmailMessage:
     return email.message_from_bytes(message.data, policy=policy.default)  # type: ignore[return-value]
 

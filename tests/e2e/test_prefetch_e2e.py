@@ -5,14 +5,11 @@ comes while the first is analysed; with an unbounded one, the third would have c
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import Setup, write_config
+from tests.e2e.harness import Setup, intake_observed, write_config
 from tests.e2e.servers import Dovecot, SmtpSink, append
 from tests.e2e.test_crash_order_e2e import submission
 from tests.e2e.test_poll_e2e import when
@@ -21,13 +18,13 @@ pytestmark = pytest.mark.any_database  # working alone is what prefetches: the S
 
 FIRST = "first-of-three"  # in the Message-ID of the first message
 
-# argv: the log file, the text that marks the first message, then intake's own arguments.
-LAUNCHER = """
-import json, sys, time
+# Counts the fetches; the analysis of the message whose bytes hold observer_args[0] waits for the second.
+OBSERVER = """
+import time
 from bot.adapters import mailbox
 from bot.office.intake import shell
 
-log, marker = sys.argv[1], sys.argv[2].encode()
+marker = observer_args[0].encode()
 arrived = []
 fetch = mailbox.ImapMailbox.fetch
 
@@ -36,7 +33,6 @@ def counted_fetch(self, uid):
     arrived.append(uid)
     return result
 
-seen = []
 analyse = shell.analyse_raw
 
 def waiting_analyse(raw, *args, **kwargs):
@@ -50,13 +46,6 @@ def waiting_analyse(raw, *args, **kwargs):
 
 mailbox.ImapMailbox.fetch = counted_fetch
 shell.analyse_raw = waiting_analyse
-from bot.cli.main import main
-sys.argv = ["intake", *sys.argv[3:]]
-try:
-    main()
-finally:
-    with open(log, "w") as out:
-        json.dump(seen, out)
 """
 
 
@@ -68,10 +57,8 @@ def test_the_next_message_arrives_while_one_is_processed_and_only_the_next(
                                f"{FIRST}@example.cn"), when(12, 10))
     append(dovecot, submission("xc-wmb@example.cn", "西城区文明办", "西城区文明办报送材料", 2), when(12, 10))
     append(dovecot, submission("nh-xcb@example.cn", "南湖县委宣传部", "南湖县委宣传部报送材料", 3), when(12, 10))
-    log = tmp_path / "arrived.json"
-    run = subprocess.run([sys.executable, "-c", LAUNCHER, str(log), FIRST, "--config", str(setup.config), "poll",
-                          "--once"], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    run, seen = intake_observed(OBSERVER, [FIRST], setup.config, "poll", "--once", cwd=tmp_path)
     assert run.returncode == 0, run.stderr
-    assert json.loads(log.read_text()) == [[1, 2]]  # the second had arrived, the third had not
+    assert seen == [[1, 2]]  # the second had arrived, the third had not
     assert sorted(m["status"] for m in setup.status()["messages"]) == ["accepted"] * 3
     assert len(smtp_sink.messages) == 3

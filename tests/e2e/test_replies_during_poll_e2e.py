@@ -5,15 +5,12 @@ reply, and notes whether one came. Sent only after the poll, none could come."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import Setup, write_config
+from tests.e2e.harness import Setup, intake_observed, write_config
 from tests.e2e.servers import Dovecot, SmtpSink, append
 from tests.e2e.test_crash_order_e2e import submission
 from tests.e2e.test_poll_e2e import when
@@ -22,14 +19,12 @@ pytestmark = pytest.mark.any_database
 
 LAST = "last-of-three"  # in the Message-ID of the last message
 
-# argv: the log file, the file the test creates once the sink holds a reply, the text that marks the last
-# message, then intake's own arguments.
-LAUNCHER = """
-import json, os, sys, time
+# The analysis of the message whose bytes hold observer_args[1] waits until the file observer_args[0] exists.
+OBSERVER = """
+import os, time
 from bot.office.intake import shell
 
-log, replied, marker = sys.argv[1], sys.argv[2], sys.argv[3].encode()
-seen = []
+replied, marker = observer_args[0], observer_args[1].encode()
 analyse = shell.analyse_raw
 
 def waiting_analyse(raw, *args, **kwargs):
@@ -41,13 +36,6 @@ def waiting_analyse(raw, *args, **kwargs):
     return analyse(raw, *args, **kwargs)
 
 shell.analyse_raw = waiting_analyse
-from bot.cli.main import main
-sys.argv = ["intake", *sys.argv[4:]]
-try:
-    main()
-finally:
-    with open(log, "w") as out:
-        json.dump(seen, out)
 """
 
 
@@ -59,7 +47,7 @@ def test_a_reply_leaves_while_later_messages_are_still_processed(
     append(dovecot, submission("xc-wmb@example.cn", "西城区文明办", "西城区文明办报送材料", 2), when(12, 10))
     append(dovecot, submission("nh-xcb@example.cn", "南湖县委宣传部", "南湖县委宣传部报送材料", 3,
                                f"{LAST}@example.cn"), when(12, 10))
-    log, replied = tmp_path / "seen.json", tmp_path / "replied"
+    replied = tmp_path / "replied"
 
     def watch() -> None:
         try:
@@ -70,11 +58,9 @@ def test_a_reply_leaves_while_later_messages_are_still_processed(
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
-    run = subprocess.run([sys.executable, "-c", LAUNCHER, str(log), str(replied), LAST, "--config",
-                          str(setup.config), "poll", "--once"], capture_output=True, text=True, timeout=120,
-                         cwd=tmp_path)
+    run, seen = intake_observed(OBSERVER, [str(replied), LAST], setup.config, "poll", "--once", cwd=tmp_path)
     assert run.returncode == 0, run.stderr
-    assert json.loads(log.read_text()) == [True]  # a reply had reached the sink before the last was analysed
+    assert seen == [True]  # a reply had reached the sink before the last was analysed
     assert sorted(m["status"] for m in setup.status()["messages"]) == ["accepted"] * 3
     assert sorted(", ".join(m.rcpt_tos) for m in smtp_sink.messages) == [
         "dc-wmb@example.cn", "nh-xcb@example.cn", "xc-wmb@example.cn"]  # each once
