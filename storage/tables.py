@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, LargeBinary, TypeDecorator, UniqueConstraint
+from sqlalchemy import Column, DateTime, LargeBinary, Table, TypeDecorator, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -288,3 +288,10 @@ class AccountRow(SQLModel, table=True):
     disabled: bool = False  # refused at login, kept for the history
     created_at: datetime = Field(sa_type=UTCDateTime)
     changed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # last disabled, enabled or new password
+
+
+# The tables themselves, for the statements the hot paths build once in Core (office/intake, poll, outbox).
+MESSAGE: Table = MessageRow.__table__  # type: ignore[attr-defined]
+ITEM: Table = ItemRow.__table__  # type: ignore[attr-defined]
+OUTBOX: Table = OutboxRow.__table__  # type: ignore[attr-defined]
+CURSOR: Table = CursorRow.__table__  # type: ignore[attr-defined]

@@ -145,7 +145,7 @@ class SendingAlongside:
 
 
 # Built once, in Core, run on the session's connection: each reply runs all three.
-_outbox = t.OutboxRow.__table__  # type: ignore[attr-defined]
+_outbox = t.OUTBOX
 _QUEUE = insert(_outbox).returning(_outbox.c.id)
 # A row is due when it is pending and its time has come (or it has none).
 _CLAIM = (update(_outbox)

@@ -183,7 +183,7 @@ def mark(box: ImapMailbox, engine: Engine, row_id: int, uid: int) -> None:
 
 
 # Built once, in Core: the mark runs on the connection's thread beside the main one, for every message.
-_message = t.MessageRow.__table__  # type: ignore[attr-defined]
+_message = t.MESSAGE
 _IS_MARKED = select(_message.c.marked).where(_message.c.id == bindparam("row_id"))
 _MARKED = update(_message).where(_message.c.id == bindparam("row_id")).values(marked=True)
 

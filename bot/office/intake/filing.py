@@ -112,7 +112,7 @@ def record_question(s: Session, row: t.MessageRow, decision: Decision, fresh: bo
 
 
 # Built once, in Core, run on the session's connection: every message judged and answered runs them.
-_item = t.ItemRow.__table__  # type: ignore[attr-defined]
+_item = t.ITEM
 _NEW_ITEM = insert(_item)
 _STORED_SHA256S = select(_item.c.sha256).where(
     _item.c.unit == bindparam("unit"), _item.c.campaign == bindparam("campaign"), _item.c.path.is_not(None),

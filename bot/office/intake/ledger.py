@@ -149,8 +149,8 @@ def holds(s: Session, row: t.MessageRow, who: Claimant | None) -> bool:
 
 def abandon(s: Session, row: t.MessageRow, who: Claimant) -> None:
     """Drop a claim whose message is gone from the server before it was read."""
-    s.exec(t.MessageRow.__table__.delete().where(  # type: ignore[attr-defined]
-        t.MessageRow.id == row.id, t.MessageRow.state == t.CLAIMED, t.MessageRow.worker == who.name))
+    s.connection().execute(t.MESSAGE.delete().where(
+        t.MESSAGE.c.id == row.id, t.MESSAGE.c.state == t.CLAIMED, t.MESSAGE.c.worker == who.name))
     s.commit()
 
 
@@ -244,8 +244,8 @@ def _move_cursor(s: Session, folder: str, uidvalidity: int, last_uid: int, held:
     if held is not None:
         last_uid = min(last_uid, held - 1)
     statement = _MOVE_CURSOR["postgresql" if s.get_bind().dialect.name == "postgresql" else "sqlite"]
-    s.exec(statement, params={"b_folder": folder, "b_uidvalidity": uidvalidity, "b_last_uid": last_uid,
-                              "b_at_least_0": max(last_uid, 0)})
+    s.connection().execute(statement, {"b_folder": folder, "b_uidvalidity": uidvalidity, "b_last_uid": last_uid,
+                                       "b_at_least_0": max(last_uid, 0)})
 
 
 class LostClaim(RuntimeError):
@@ -306,7 +306,7 @@ def fail(s: Session, row: t.MessageRow, source: Source, error: str, now: datetim
 
 
 # The statements every message runs, built once: one made anew each time costs more than running it.
-_message = t.MessageRow.__table__  # type: ignore[attr-defined]
+_message = t.MESSAGE
 _START = (update(_message)
           .where(_message.c.id == bindparam("row_id"), _message.c.state == t.CLAIMED,
                  _message.c.worker == bindparam("claimant"))
@@ -321,7 +321,7 @@ _EARLIER = (select(_message.c.id)
             .order_by(_message.c.id).limit(1))
 _SEEN_AND_HELD = (select(func.max(_message.c.uid), func.min(case((_message.c.state == t.CLAIMED, _message.c.uid))))
                   .where(_message.c.folder == bindparam("folder"), _message.c.uidvalidity == bindparam("uidvalidity")))
-_cursor = t.CursorRow.__table__  # type: ignore[attr-defined]
+_cursor = t.CURSOR
 
 
 def _move_cursor_statement(dialect: ModuleType) -> Any:

@@ -118,7 +118,7 @@ def over_reply_limit(s: Session, limits: ReplyLimits, address: str, subject: str
 
 
 # Built once, in Core, run on the session's connection: every reply runs it.
-_message, _outbox = t.MessageRow.__table__, t.OutboxRow.__table__  # type: ignore[attr-defined]
+_message, _outbox = t.MESSAGE, t.OUTBOX
 _REPLIED_SUBJECTS = (select(_message.c.subject)
                      .join(_outbox, _outbox.c.message_row_id == _message.c.id)
                      .where(_outbox.c.to_addr == bindparam("address"), _message.c.received_at >= bindparam("since"),
