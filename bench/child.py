@@ -1,4 +1,4 @@
-"""Run a command as a child process: wall time and its own peak RSS.
+"""Run a command as a child process: wall time, its own peak RSS and CPU time, and the machine's CPU meanwhile.
 
 The peak is the kernel's high-water mark of the child's memory (VmHWM in /proc/PID/status), read every few
 milliseconds: it only grows, so the last reading before exit misses at most the final milliseconds. Not
@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.cpu import CpuTimes, machine_times
+
 
 @dataclass(frozen=True)
 class ChildRun:
@@ -22,11 +24,14 @@ class ChildRun:
     returncode: int
     stdout: str
     stderr: str
+    cpu_seconds: float  # the child's own user + system time (and its children's it waited for)
+    machine: CpuTimes  # every core's time while it ran (bench/cpu.py)
 
 
 def run_child(args: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 3600) -> ChildRun:
     out_path, err_path = cwd / ".bench-stdout", cwd / ".bench-stderr"
     with out_path.open("wb") as out, err_path.open("wb") as err:
+        before = machine_times()
         start = time.perf_counter()
         proc = subprocess.Popen(args, cwd=cwd, stdout=out, stderr=err, env=env)
         deadline = start + timeout
@@ -34,21 +39,23 @@ def run_child(args: list[str], cwd: Path, env: dict[str, str] | None = None, tim
         peak_kib = 0
         while True:
             peak_kib = max(peak_kib, high_water_kib(status_file))
-            pid, status, _usage = os.wait4(proc.pid, os.WNOHANG)
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
             if time.perf_counter() > deadline:
                 proc.kill()
-                pid, status, _usage = os.wait4(proc.pid, 0)
+                pid, status, usage = os.wait4(proc.pid, 0)
                 break
             time.sleep(0.004)
         seconds = time.perf_counter() - start
+        machine = machine_times() - before
     proc.returncode = os.waitstatus_to_exitcode(status)  # already reaped: keep Popen from waiting again
     stdout = out_path.read_text(errors="replace")
     stderr = err_path.read_text(errors="replace")
     out_path.unlink()
     err_path.unlink()
-    return ChildRun(seconds, peak_kib / 1024, proc.returncode, stdout, stderr)
+    return ChildRun(seconds, peak_kib / 1024, proc.returncode, stdout, stderr, usage.ru_utime + usage.ru_stime,
+                    machine)
 
 
 def high_water_kib(status_file: Path) -> int:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.console import ConsoleTimes
+from bench.cpu import CpuTimes
 from bench.scale import Scale
 from bench.throughput import Throughput
 from bench.workers import Workers
@@ -51,7 +52,7 @@ def targets(tp: Throughput, scale: Scale | None, workers: Workers | None = None)
     if tp.wire:
         found += [
             Target(f"pipeline throughput ≥ {WIRE_TARGET} × wire floor", tp.wire_ratio >= WIRE_TARGET,
-                   f"ratio {tp.wire_ratio:.2f} (best of each)"),
+                   f"ratio {tp.wire_ratio:.2f} (best of each)" + _cores_at_target(tp)),
             Target(f"pipeline throughput ≥ {STDLIB_TARGET:g} × floor", tp.ratio >= STDLIB_TARGET,
                    f"ratio {tp.ratio:.2f}"),
         ]
@@ -109,10 +110,10 @@ def _workers_section(workers: Workers) -> list[str]:
     return [
         "## Several workers",
         "",
-        "The same mailbox taken by one `intake poll --once` on SQLite, one on PostgreSQL, and three started together "
-        "on one PostgreSQL database and one data folder, in turn, each round from a fresh data folder and database. "
-        "PostgreSQL is a throwaway cluster on loopback like the tests' (fsync off). Time is from the first start to "
-        "the last exit, start-up included.",
+        "The same mailbox taken by one `intake poll --once` on SQLite, one on PostgreSQL, and two and three started "
+        "together on one PostgreSQL database and one data folder, in turn, each round from a fresh data folder and "
+        "database. PostgreSQL is a throwaway cluster on loopback like the tests' (fsync off). Time is from the first "
+        "start to the last exit, start-up included.",
         "",
         "| round | seconds | msg/s | peak RSS of each worker | messages each finished | replies |",
         "|---|---:|---:|---|---|---:|",
@@ -124,6 +125,81 @@ def _workers_section(workers: Workers) -> list[str]:
         f"÷ on SQLite: {workers.postgres_over_sqlite:.2f}** (best round of each).",
         "",
     ]
+
+
+def wire_budget(tp: Throughput) -> tuple[float, CpuTimes]:
+    """The longest the pipeline may take at the wire target, and the machine's CPU in its best round."""
+    return tp.best(tp.wire).seconds / WIRE_TARGET, tp.best(tp.pipeline).machine
+
+
+def _cores_at_target(tp: Throughput) -> str:
+    seconds, machine = wire_budget(tp)
+    if not machine.cores:
+        return ""
+    return (f"; its round's work on this machine ({machine.busy:.1f} CPU-s) done in {seconds:.2f} s needs "
+            f"{machine.cores_busy(seconds):.2f} of {machine.cores} cores busy throughout")
+
+
+def cpu_rows(tp: Throughput, workers: Workers | None) -> list[tuple[str, float, float, CpuTimes]]:
+    """(round, seconds, its own CPU, the machine's CPU) for the best round of each kind."""
+    kinds = (("standard library's floor", tp.floor), ("wire floor", tp.wire), ("store floor", tp.store),
+             ("pipeline", tp.pipeline), ("`reprocess --all`", tp.reprocess))
+    rows = [(name, r.seconds, r.cpu_s, r.machine) for name, rounds in kinds if rounds for r in [tp.best(rounds)]]
+    if workers is not None:
+        sets = dict.fromkeys((r.database, r.workers) for r in workers.rounds)
+        rows += [(r.name, r.seconds, r.cpu_s, r.machine) for r in (workers.best(*s) for s in sets)]
+    return rows
+
+
+def cpu_lines(tp: Throughput, workers: Workers | None) -> list[str]:
+    return [f"CPU, {name}: {seconds:.1f} s, its own {own:.1f} s, the machine busy {m.busy:.1f} CPU-s "
+            f"({m.cores_busy(seconds):.2f} of {m.cores} cores), least {m.least_seconds:.1f} s"
+            for name, seconds, own, m in cpu_rows(tp, workers) if m.cores]
+
+
+def _cpu_section(tp: Throughput, workers: Workers | None) -> list[str]:
+    rows = [row for row in cpu_rows(tp, workers) if row[3].cores]
+    if not rows:
+        return []
+    cores = rows[0][3].cores
+    out = [
+        "## The machine's CPU in each round",
+        "",
+        "Every core's time while the best round of each kind ran, from /proc/stat. Busy is running anything: the "
+        "round's process, Dovecot serving the mail, the SMTP sink (in the benchmark's own process), the kernel. "
+        "Its own is the round's process alone (its workers together), user + system. The least time is the busy "
+        f"time spread over all {cores} cores: no arrangement of the same work finishes sooner on this machine.",
+        "",
+        f"| round | seconds | its own CPU | the machine busy | cores busy (of {cores}) | least time | stolen by the "
+        "host |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+        *(f"| {name} | {seconds:.2f} | {own:.1f} s | {m.busy:.1f} CPU-s | {m.cores_busy(seconds):.2f} | "
+          f"{m.least_seconds:.2f} s | {m.steal:.1f} CPU-s |" for name, seconds, own, m in rows),
+        "",
+    ]
+    if tp.wire and tp.pipeline:
+        seconds, machine = wire_budget(tp)
+        pipeline = tp.best(tp.pipeline)
+        out += [
+            f"**The wire target on this machine.** It asks for the pipeline in at most {seconds:.2f} s ("
+            f"{1 / WIRE_TARGET:g} × the wire floor's {tp.best(tp.wire).seconds:.2f} s). The pipeline's round kept "
+            f"the machine busy for {machine.busy:.1f} CPU-seconds: done in {seconds:.2f} s, that work needs "
+            f"{machine.cores_busy(seconds):.2f} of the {cores} cores busy from start to end, where the pipeline keeps "
+            f"{machine.cores_busy(pipeline.seconds):.2f} busy (one process, whose Python runs on one core at a time)."
+            + (_two_workers(tp, workers) if workers is not None else ""),
+            "",
+        ]
+    return out
+
+
+def _two_workers(tp: Throughput, workers: Workers) -> str:
+    two = workers.of("PostgreSQL", 2)
+    if not two:
+        return ""
+    best = workers.best("PostgreSQL", 2)
+    return (f" Two workers on PostgreSQL, a process for each core, kept {best.machine.cores_busy(best.seconds):.2f} "
+            f"cores busy and took {best.seconds:.2f} s: {tp.best(tp.wire).seconds / best.seconds:.2f} × the wire "
+            "floor.")
 
 
 def console_targets(console: ConsoleTimes) -> list[Target]:
@@ -167,6 +243,7 @@ def summary_lines(tp: Throughput, scale: Scale | None, workers: Workers | None =
                      f"{', '.join(f'{r.seconds:.1f} s' for r in tp.reprocess)})")
     if workers is not None:
         lines += workers_lines(workers)
+    lines += cpu_lines(tp, workers)
     if scale is not None:
         for idle in scale.idle:
             lines.append(f"idle poll, {idle.messages:,} processed messages: {len(idle.commands)} IMAP commands, "
@@ -258,6 +335,7 @@ def markdown(machine: dict[str, str], tp: Throughput, scale: Scale | None, found
     ]
     if workers is not None:
         out += _workers_section(workers)
+    out += _cpu_section(tp, workers)
     if scale is not None:
         out += _scale_section(scale)
     out += tp.profile

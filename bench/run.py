@@ -62,8 +62,8 @@ def parse(argv: list[str] | None = None) -> Options:
     p.add_argument("--skip-workers", action="store_true", help="no rounds with several workers and PostgreSQL")
     p.add_argument("--only", choices=["console", "workers"],
                    help="console: only the staff console's pages over the large data folder (built, or kept in "
-                        "--workdir from an earlier run of the same size); workers: only the rounds of one and three "
-                        "workers on PostgreSQL and one on SQLite. Either prints and writes no RESULTS.md")
+                        "--workdir from an earlier run of the same size); workers: only the rounds of one, two and "
+                        "three workers on PostgreSQL and one on SQLite. Either prints and writes no RESULTS.md")
     a = p.parse_args(argv)
     return Options(a.messages, a.seed, a.rounds, 40, a.idle_small, a.idle_large, a.report_units,
                    None if a.no_results else a.results, a.cache, a.workdir, a.profile, a.no_profile, a.bot_source,
@@ -123,7 +123,7 @@ def _run(options: Options, work: Path, say: Callable[[str], None]) -> Report:
             tp.profile = profile_summary.summary(stats)
             say(f"  profile of one more pipeline round: {stats}")
         if not options.skip_workers:
-            say("several workers: one on SQLite, one and three on PostgreSQL …")
+            say("several workers: one on SQLite, one, two and three on PostgreSQL …")
             workers = run_workers(work / "workers", dovecot, sink, corpus.units_csv(roster), tp.messages,
                                   options.rounds, say, command)
         if not options.skip_scale:

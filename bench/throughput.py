@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.child import ChildRun, run_child
+from bench.cpu import NONE, CpuTimes
 from bench.load import clear_keyword
 from tests.e2e.harness import INTAKE, write_config
 from tests.e2e.servers import Dovecot, SmtpSink
@@ -26,6 +27,8 @@ class Round:
     peak_rss_mb: float
     messages: int
     raw_bytes: int
+    cpu_s: float = 0.0  # the process's own CPU time (user + system)
+    machine: CpuTimes = NONE  # every core's time during the round: the process, Dovecot, the sink, the kernel
 
     @property
     def messages_per_s(self) -> float:
@@ -120,9 +123,9 @@ def pipeline_round(
         _check(again, "intake reprocess --all")
         stored = states.get("stored", 0)
         extra["reprocess"] = Round("reprocess --all", again.seconds, again.peak_rss_mb, stored,
-                                   _archived_bytes(config))
+                                   _archived_bytes(config), again.cpu_seconds, again.machine)
     shutil.rmtree(workdir / "data", ignore_errors=True)
-    return Round("pipeline", run.seconds, run.peak_rss_mb, expected, raw_bytes), extra
+    return Round("pipeline", run.seconds, run.peak_rss_mb, expected, raw_bytes, run.cpu_seconds, run.machine), extra
 
 
 def floor_round(workdir: Path, dovecot: Dovecot, expected: int, wire: bool = False, store: bool = False) -> Round:
@@ -140,7 +143,8 @@ def floor_round(workdir: Path, dovecot: Dovecot, expected: int, wire: bool = Fal
         raise RuntimeError(f"the floor fetched {counts['messages']} of {expected} messages")
     shutil.rmtree(workdir, ignore_errors=True)
     name = "store floor" if store else "wire floor" if wire else "floor"
-    return Round(name, run.seconds, run.peak_rss_mb, counts["messages"], counts["raw_bytes"])
+    return Round(name, run.seconds, run.peak_rss_mb, counts["messages"], counts["raw_bytes"], run.cpu_seconds,
+                 run.machine)
 
 
 def _check(run: ChildRun, what: str) -> None:

@@ -1,5 +1,5 @@
-"""Several workers: the throughput mailbox taken by one `intake poll --once` on SQLite, one on PostgreSQL and
-three at once on PostgreSQL (one database, one data folder), in turn within the same run, each round from a
+"""Several workers: the throughput mailbox taken by one `intake poll --once` on SQLite, one on PostgreSQL, and
+two and three at once on PostgreSQL (one database, one data folder), in turn within the same run, each round from a
 fresh data folder and database. The PostgreSQL server is a throwaway cluster like the tests' (fsync off: the
 figures compare the bot's work, not the server's disk)."""
 
@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.child import high_water_kib
+from bench.cpu import NONE, CpuTimes, machine_times
 from bench.load import clear_keyword
 from bench.throughput import KEYWORD, NOW, _states
 from tests.e2e.harness import INTAKE, write_config
 from tests.e2e.postgres import PostgresCluster
 from tests.e2e.servers import Dovecot, SmtpSink
 
-SETS = (("SQLite", 1), ("PostgreSQL", 1), ("PostgreSQL", 3))
+SETS = (("SQLite", 1), ("PostgreSQL", 1), ("PostgreSQL", 2), ("PostgreSQL", 3))
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,8 @@ class WorkersRound:
     messages: int
     replies: int
     shares: tuple[int, ...]  # messages each worker finished
+    cpu_s: float = 0.0  # the workers' own CPU time together (user + system)
+    machine: CpuTimes = NONE  # every core's time during the round (bench/cpu.py)
 
     @property
     def name(self) -> str:
@@ -101,49 +104,62 @@ def workers_round(workdir: Path, dovecot: Dovecot, sink: SmtpSink, units_csv: st
     clear_keyword(dovecot, KEYWORD)
     sink.clear()
     command = [*(intake or [str(INTAKE)]), "--config", str(config), "--now", NOW, "poll", "--once"]
-    seconds, peaks, codes, errors = run_together([command] * workers, workdir)
-    if any(codes):
-        raise RuntimeError(f"intake poll --once exited {codes}:\n" + "\n".join(e[-3000:] for e in errors))
+    together = run_together([command] * workers, workdir)
+    if any(together.codes):
+        raise RuntimeError(f"intake poll --once exited {together.codes}:\n" +
+                           "\n".join(e[-3000:] for e in together.errors))
     states = _states(config)
     if sum(states.values()) != expected:
         raise RuntimeError(f"{workers} workers recorded {sum(states.values())} of {expected} messages: {states}")
     shares = tuple(sorted((n for (n,) in _query(config, "SELECT count(*) FROM message GROUP BY worker")),
                           reverse=True))
     shutil.rmtree(workdir / "data", ignore_errors=True)
-    return WorkersRound("PostgreSQL" if url else "SQLite", workers, seconds, tuple(peaks), expected,
-                        len(sink.messages), shares)
+    return WorkersRound("PostgreSQL" if url else "SQLite", workers, together.seconds, tuple(together.peaks),
+                        expected, len(sink.messages), shares, together.cpu_s, together.machine)
 
 
-def run_together(commands: list[list[str]], cwd: Path, timeout: float = 3600) -> tuple[float, list[float], list[int],
-                                                                                    list[str]]:
-    """Start every command at once; wall time to the last exit, each one's peak RSS (VmHWM), exit codes and
-    stderr."""
+@dataclass(frozen=True)
+class Together:
+    seconds: float  # from the first start to the last exit
+    peaks: list[float]  # each one's peak RSS (VmHWM), MB
+    codes: list[int]
+    errors: list[str]  # each one's stderr
+    cpu_s: float  # their own CPU time together (user + system)
+    machine: CpuTimes  # every core's time meanwhile
+
+
+def run_together(commands: list[list[str]], cwd: Path, timeout: float = 3600) -> Together:
+    """Start every command at once and wait for the last."""
     err_paths = [cwd / f".bench-stderr-{n}" for n in range(len(commands))]
     handles = [p.open("wb") for p in err_paths]
+    before = machine_times()
     start = time.perf_counter()
     procs = [subprocess.Popen(c, cwd=cwd, stdout=subprocess.DEVNULL, stderr=h) for c, h in zip(commands, handles,
                                                                                                  strict=True)]
     peaks = [0] * len(procs)
     codes: list[int | None] = [None] * len(procs)
+    cpu_s = 0.0
     while None in codes:
         for n, proc in enumerate(procs):
             if codes[n] is not None:
                 continue
             peaks[n] = max(peaks[n], high_water_kib(Path(f"/proc/{proc.pid}/status")))
-            pid, status, _usage = os.wait4(proc.pid, os.WNOHANG)
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 codes[n] = os.waitstatus_to_exitcode(status)
+                cpu_s += usage.ru_utime + usage.ru_stime
                 proc.returncode = codes[n]
             elif time.perf_counter() - start > timeout:
                 proc.kill()
         time.sleep(0.004)
     seconds = time.perf_counter() - start
+    machine = machine_times() - before
     for handle in handles:
         handle.close()
     errors = [p.read_text(errors="replace") for p in err_paths]
     for path in err_paths:
         path.unlink()
-    return seconds, [k / 1024 for k in peaks], [c or 0 for c in codes], errors
+    return Together(seconds, [k / 1024 for k in peaks], [c or 0 for c in codes], errors, cpu_s, machine)
 
 
 def _query(config: Path, sql: str) -> list[tuple[int]]:

@@ -1,4 +1,4 @@
-"""The benchmark in miniature (20 messages, one and three workers, a 150-message idle mailbox, the console over
+"""The benchmark in miniature (20 messages, one, two and three workers, a 150-message idle mailbox, the console over
 it): it runs and its figures are sane.
 
 No target is asserted here (performance is never asserted in the suite); `make bench` checks them.
@@ -7,6 +7,7 @@ No target is asserted here (performance is never asserted in the suite); `make b
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 from bench import results
@@ -35,6 +36,10 @@ def test_small_benchmark_runs_and_gives_sane_figures(tmp_path: Path) -> None:
         assert r.peak_rss_mb > 20  # a Python process that held mail of several MB
     assert math.isfinite(tp.ratio) and tp.ratio > 0
     assert results.sane(tp, scale) == []
+    cores = os.cpu_count()
+    for r in [*tp.pipeline, *tp.floor, *tp.wire, *tp.store, *tp.reprocess]:  # the machine's CPU during each round
+        assert r.machine.cores == cores and 0 < r.cpu_s <= r.machine.busy + 0.1  # its own is part of the machine's
+        assert 0 < r.machine.busy <= cores * r.seconds + 0.1 and r.machine.least_seconds <= r.seconds + 0.1
 
     assert scale is not None
     assert [i.messages for i in scale.idle] == [50, 150]
@@ -45,11 +50,13 @@ def test_small_benchmark_runs_and_gives_sane_figures(tmp_path: Path) -> None:
     assert all(len(r.command_runs) == len(r.in_process_runs) == 3 and all(r.command_runs + r.in_process_runs)
                for r in scale.reports)
 
-    assert workers is not None  # one worker on SQLite, one and three on PostgreSQL, each over the same mailbox
-    assert [(r.database, r.workers) for r in workers.rounds] == [("SQLite", 1), ("PostgreSQL", 1), ("PostgreSQL", 3)]
+    assert workers is not None  # one worker on SQLite, one to three on PostgreSQL, each over the same mailbox
+    assert [(r.database, r.workers) for r in workers.rounds] == [("SQLite", 1), ("PostgreSQL", 1), ("PostgreSQL", 2),
+                                                                 ("PostgreSQL", 3)]
     for r in workers.rounds:
         assert r.messages == 20 and sum(r.shares) == 20 and r.seconds > 0 and r.replies == tp.replies_sent
         assert len(r.peak_rss_mb) == r.workers and all(m > 20 for m in r.peak_rss_mb)
+        assert r.machine.cores == cores and 0 < r.cpu_s <= r.machine.busy + 0.1
     assert workers.three_over_one > 0 and workers.postgres_over_sqlite > 0
 
     console = scale.console
@@ -67,6 +74,9 @@ def test_small_benchmark_runs_and_gives_sane_figures(tmp_path: Path) -> None:
     assert "Ratio pipeline ÷ floor" in text and "| 150 |" in text
     assert "## Several workers" in text and "| PostgreSQL, 3 workers |" in text
     assert "| wire floor |" in text and "Ratio pipeline ÷ wire floor" in text
+    assert "## The machine's CPU in each round" in text and "| PostgreSQL, 2 workers | " in text
+    assert "**The wire target on this machine.**" in text
+    assert "Two workers on PostgreSQL, a process for each core" in text
     assert "| store floor |" in text and "Ratio pipeline ÷ store floor" in text
     assert "### The staff console" in text and "| review queue (`/review`) |" in text
     assert tp.profile[0] == "## Profile summary" and "\n".join(tp.profile) in text
