@@ -193,13 +193,11 @@ def _cpu_section(tp: Throughput, workers: Workers | None) -> list[str]:
 
 
 def _two_workers(tp: Throughput, workers: Workers) -> str:
-    two = workers.of("PostgreSQL", 2)
-    if not two:
+    if not workers.of("PostgreSQL", 2):
         return ""
     best = workers.best("PostgreSQL", 2)
-    return (f" Two workers on PostgreSQL, a process for each core, kept {best.machine.cores_busy(best.seconds):.2f} "
-            f"cores busy and took {best.seconds:.2f} s: {tp.best(tp.wire).seconds / best.seconds:.2f} × the wire "
-            "floor.")
+    return (f" Two workers on PostgreSQL, two processes, kept {best.machine.cores_busy(best.seconds):.2f} cores busy "
+            f"and took {best.seconds:.2f} s: {tp.best(tp.wire).seconds / best.seconds:.2f} × the wire floor.")
 
 
 def console_targets(console: ConsoleTimes) -> list[Target]:

@@ -76,7 +76,7 @@ def test_small_benchmark_runs_and_gives_sane_figures(tmp_path: Path) -> None:
     assert "| wire floor |" in text and "Ratio pipeline ÷ wire floor" in text
     assert "## The machine's CPU in each round" in text and "| PostgreSQL, 2 workers | " in text
     assert "**The wire target on this machine.**" in text
-    assert "Two workers on PostgreSQL, a process for each core" in text
+    assert "Two workers on PostgreSQL, two processes, kept" in text
     assert "| store floor |" in text and "Ratio pipeline ÷ store floor" in text
     assert "### The staff console" in text and "| review queue (`/review`) |" in text
     assert tp.profile[0] == "## Profile summary" and "\n".join(tp.profile) in text
