@@ -33,5 +33,5 @@ def test_the_workers_rounds_run_the_checkout_given(tmp_path: Path) -> None:
 
     assert workers is not None
     assert [(r.database, r.workers, r.messages) for r in workers.rounds] == [
-        ("SQLite", 1, 5), ("PostgreSQL", 1, 5), ("PostgreSQL", 3, 5)]
-    assert started.read_text() == "x" * 5  # every worker of every round was the checkout's
+        ("SQLite", 1, 5), ("PostgreSQL", 1, 5), ("PostgreSQL", 2, 5), ("PostgreSQL", 3, 5)]
+    assert started.read_text() == "x" * 7  # every worker of every round was the checkout's
