@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 STAT = Path("/proc/stat")
-TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100  # USER_HZ: the unit of /proc/stat
+TICK = os.sysconf("SC_CLK_TCK")  # USER_HZ: the unit of /proc/stat
 
 
 @dataclass(frozen=True)
